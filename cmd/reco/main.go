@@ -1,0 +1,71 @@
+// Command reco is the real-time recommender: one binary for serving,
+// ingesting, training, evaluating and benchmarking. Run `reco help`.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+const usage = `reco: real-time product recommendations
+
+Usage: reco COMMAND [flags]
+
+Commands:
+  demo       run the server and a simulated shop against it (go run ./cmd/reco demo)
+  serve      run the server: HTTP API, event log, stream processor, recommender
+  bench      load-test a running server, open loop (reco bench --scenario recommend)
+  model      train, predict with, and inspect GBDT models (reco model help)
+  help       show this
+
+Every command that runs the server reads reco.yaml (--config), RECO_* variables and flags;
+'reco serve -h' lists every key.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "reco: "+oneLine(err))
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return cmdServe(ctx, rest, stdout, stderr)
+	case "demo":
+		return cmdDemo(ctx, rest, stdout, stderr)
+	case "bench":
+		return cmdBench(ctx, rest, stdout, stderr)
+	case "model":
+		return cmdModel(ctx, rest, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+// oneLine folds a (possibly joined) error into one readable line.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+}

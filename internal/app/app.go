@@ -1,0 +1,499 @@
+// Package app assembles one reco process from its configuration: the event
+// log, the stream processor, the online store, the recommender and the HTTP
+// API, and runs them until its context ends. `reco serve`, `reco demo` and
+// the end-to-end tests all start reco through it.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/recohq/reco/internal/config"
+	"github.com/recohq/reco/internal/event"
+	"github.com/recohq/reco/internal/event/seglog"
+	"github.com/recohq/reco/internal/feature"
+	"github.com/recohq/reco/internal/feature/memstore"
+	"github.com/recohq/reco/internal/metrics"
+	"github.com/recohq/reco/internal/recommend"
+	"github.com/recohq/reco/internal/rerank"
+	"github.com/recohq/reco/internal/serve"
+	"github.com/recohq/reco/internal/stream"
+)
+
+// App is one running reco process.
+type App struct {
+	Config  config.Config
+	Log     *seglog.Log
+	Store   *memstore.Store
+	Proc    *stream.Processor
+	Rec     *recommend.Service
+	Metrics *metrics.Metrics
+	API     *serve.Server
+	Logger  *slog.Logger
+
+	features feature.Options
+	imps     chan *event.Impression
+	now      func() time.Time
+	started  time.Time
+}
+
+// Options adjust an App beyond its configuration (tests and the demo).
+type Options struct {
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// Open builds the process from cfg. It opens the log and restores the
+// newest checkpoint but starts nothing; Run starts it.
+func Open(cfg config.Config, o Options) (*App, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if cfg.EventLog.Type != "embedded" {
+		return nil, fmt.Errorf("event_log.type %q is not available in this build yet", cfg.EventLog.Type)
+	}
+	if cfg.OnlineStore.Type != "embedded" {
+		return nil, fmt.Errorf("online_store.type %q is not available in this build yet", cfg.OnlineStore.Type)
+	}
+	m := metrics.New()
+	a := &App{Config: cfg, Metrics: m, Logger: o.Logger, now: o.Now, imps: make(chan *event.Impression, 8192)}
+	log, err := seglog.Open(seglog.Options{
+		Dir:           filepath.Join(cfg.DataDir, "log"),
+		Partitions:    cfg.EventLog.Partitions,
+		SegmentBytes:  cfg.EventLog.SegmentBytes,
+		Fsync:         cfg.EventLog.Fsync,
+		FsyncInterval: cfg.EventLog.FsyncInterval.D(),
+		Retention:     cfg.EventLog.Retention.D(),
+		Hooks: seglog.Hooks{
+			OnAppend:   func(_, _ int, took time.Duration) { m.LogAppend.Observe(took.Seconds()) },
+			OnFsync:    func(took time.Duration) { m.LogFsync.Observe(took.Seconds()) },
+			OnTruncate: func(p int, n int64) { m.LogTruncated.Add(float64(n)) },
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open event log: %w", err)
+	}
+	for _, t := range log.Recovered() {
+		o.Logger.Warn("truncated a torn log tail after a crash", "detail", fmt.Sprintf("%+v", t))
+	}
+	a.Log = log
+	a.features = featureOptions(cfg.Features)
+	a.Store = memstore.New(memstore.Options{Features: a.features, Now: o.Now})
+	a.Proc = stream.New(logSource{log}, a.Store, stream.Options{
+		Dir:                filepath.Join(cfg.DataDir, "state"),
+		CheckpointInterval: cfg.OnlineStore.CheckpointInterval.D(),
+		Hooks: stream.Hooks{
+			OnApplied: func(n int) { m.StreamApplied.Add(float64(n)) },
+			OnCheckpoint: func(took time.Duration, _ int64, err error) {
+				if err != nil {
+					m.Checkpoints.WithLabelValues("error").Inc()
+					o.Logger.Error("checkpoint", "err", err)
+					return
+				}
+				m.Checkpoints.WithLabelValues("ok").Inc()
+				m.CheckpointDur.Observe(took.Seconds())
+			},
+			OnBadRecord: func(p int, off int64, err error) {
+				m.BadRecords.Inc()
+				o.Logger.Error("skipped an undecodable log record", "partition", p, "offset", off, "err", err)
+			},
+		},
+	})
+	if err := a.Proc.Recover(); err != nil {
+		// A bad checkpoint is not fatal: the log is the source of truth,
+		// as long as it still holds everything from offset 0.
+		o.Logger.Warn("ignoring checkpoint, replaying the log from the start", "err", err)
+		a.Store = memstore.New(memstore.Options{Features: a.features, Now: o.Now})
+		a.Proc = stream.New(logSource{log}, a.Store, stream.Options{Dir: filepath.Join(cfg.DataDir, "state"),
+			CheckpointInterval: cfg.OnlineStore.CheckpointInterval.D()})
+		for p := 0; p < log.Partitions(); p++ {
+			if log.StartOffset(p) > 0 {
+				log.Close()
+				return nil, fmt.Errorf("checkpoint unusable and the log no longer starts at 0 (partition %d): %w", p, err)
+			}
+		}
+	}
+	a.Rec = recommend.New(a.Store, a, recommend.Options{
+		Features:   a.features,
+		MaxResults: cfg.Recommend.MaxResults,
+		Rerank: rerank.Options{MaxPerCategory: cfg.Recommend.MaxPerCategory, PromotedBoost: cfg.Recommend.PromotedBoost,
+			MarginWeight: cfg.Recommend.MarginWeight},
+		Now: o.Now,
+		Hooks: recommend.Hooks{
+			OnStage:    func(stage string, took time.Duration) { m.Stage.WithLabelValues(stage).Observe(took.Seconds()) },
+			OnFallback: func(f string) { m.Fallbacks.WithLabelValues(f).Inc() },
+			OnSource:   func(src string, n int) { m.Candidates.WithLabelValues(src).Add(float64(n)) },
+		},
+	})
+	a.API = serve.New(a, a.Rec, a, serve.Options{
+		MaxBodyBytes: cfg.Limits.MaxBodyBytes,
+		MaxBatch:     cfg.Limits.MaxBatch,
+		MaxResults:   cfg.Recommend.MaxResults,
+		Ready:        a.Proc.Ready,
+		Metrics:      m.Handler(),
+		Logger:       o.Logger,
+		Now:          o.Now,
+		Hooks: serve.Hooks{
+			OnRequest: m.ObserveHTTP,
+			OnIngested: func(evs []event.Event) {
+				for i := range evs {
+					m.EventsIngested.WithLabelValues(evs[i].Type.String()).Inc()
+				}
+			},
+			OnRejected: func(reason string, n int) { m.EventsRejected.WithLabelValues(reason).Add(float64(n)) },
+			OnProducts: func(n int) { m.Products.Add(float64(n)) },
+		},
+	})
+	a.registerGauges()
+	return a, nil
+}
+
+func featureOptions(c config.Features) feature.Options {
+	o := feature.Options{
+		AffinityHalfLife:   c.AffinityHalfLife.D(),
+		PopularityHalfLife: c.PopularityHalfLife.D(),
+		TrendingHalfLife:   c.TrendingHalfLife.D(),
+	}
+	if len(c.Weights) > 0 {
+		o.Weights = map[event.Type]float64{}
+		for t, w := range feature.DefaultWeights {
+			o.Weights[t] = w
+		}
+		for name, w := range c.Weights {
+			if t, ok := event.ParseType(name); ok {
+				o.Weights[t] = w
+			}
+		}
+	}
+	return o.WithDefaults()
+}
+
+func (a *App) registerGauges() {
+	m := a.Metrics
+	m.GaugeVecFunc("reco_stream_lag_records", "Records in the log not yet applied, per partition.", "partition", func() map[string]float64 {
+		out := map[string]float64{}
+		for p, l := range a.Proc.Lag() {
+			out[fmt.Sprint(p)] = float64(l)
+		}
+		return out
+	})
+	m.GaugeFunc("reco_feature_freshness_seconds", "Age of the newest event applied to the online features (since it was acknowledged); 0 when no event is waiting.", func() float64 {
+		for _, l := range a.Proc.Lag() {
+			if l > 0 {
+				st := a.Store.Stats()
+				if st.LastIngested > 0 {
+					return time.Since(time.UnixMilli(st.LastIngested)).Seconds()
+				}
+			}
+		}
+		return 0
+	})
+	m.GaugeFunc("reco_ready", "1 once the log has been replayed.", func() float64 {
+		if a.Proc.Ready() {
+			return 1
+		}
+		return 0
+	})
+	m.GaugeFunc("reco_users", "Users in the online store.", func() float64 { return float64(a.Store.Stats().Users) })
+	m.GaugeFunc("reco_products", "Products in the online store.", func() float64 { return float64(a.Store.Stats().Products) })
+}
+
+// partitionOf maps a key to a log partition.
+func partitionOf(key string, n int) int {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return int(h.Sum32() % uint32(n))
+}
+
+// IngestEvents appends events to the log, durably, partitioned by user.
+func (a *App) IngestEvents(ctx context.Context, evs []event.Event) error {
+	now := a.now().UnixMilli()
+	n := a.Log.Partitions()
+	recs := make([]seglog.Record, len(evs))
+	buf := make([]byte, 0, 96*len(evs))
+	for i := range evs {
+		evs[i].Ingested = now
+		start := len(buf)
+		buf = event.AppendEvent(buf, &evs[i])
+		recs[i] = seglog.Record{Partition: partitionOf(evs[i].UserID, n), Data: buf[start:len(buf):len(buf)]}
+	}
+	// buf may have moved while growing: re-slice every record from the final buffer.
+	reslice(recs, buf)
+	if _, err := a.Log.Append(ctx, recs); err != nil {
+		return fmt.Errorf("ingest %d events: %w", len(evs), err)
+	}
+	return nil
+}
+
+// UpsertProducts appends catalog upserts to the log, partitioned by product.
+func (a *App) UpsertProducts(ctx context.Context, ps []event.Product) error {
+	n := a.Log.Partitions()
+	recs := make([]seglog.Record, len(ps))
+	var buf []byte
+	for i := range ps {
+		start := len(buf)
+		buf = event.AppendProduct(buf, &ps[i])
+		recs[i] = seglog.Record{Partition: partitionOf(ps[i].ID, n), Data: buf[start:len(buf):len(buf)]}
+	}
+	reslice(recs, buf)
+	if _, err := a.Log.Append(ctx, recs); err != nil {
+		return fmt.Errorf("upsert %d products: %w", len(ps), err)
+	}
+	return nil
+}
+
+// reslice points each record at its bytes in the final buffer: the slices
+// taken while appending may refer to an array that append later replaced.
+func reslice(recs []seglog.Record, buf []byte) {
+	pos := 0
+	for i := range recs {
+		n := len(recs[i].Data)
+		recs[i].Data = buf[pos : pos+n : pos+n]
+		pos += n
+	}
+}
+
+// LogImpression queues a served list for the log. It never blocks: when
+// the queue is full the impression is dropped and counted.
+func (a *App) LogImpression(im *event.Impression) {
+	select {
+	case a.imps <- im:
+	default:
+		a.Metrics.ImpressionsDrop.Inc()
+	}
+}
+
+func (a *App) writeImpressions(ctx context.Context) error {
+	n := a.Log.Partitions()
+	batch := make([]*event.Impression, 0, 512)
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		recs := make([]seglog.Record, len(batch))
+		var buf []byte
+		for i, im := range batch {
+			start := len(buf)
+			buf = event.AppendImpression(buf, im)
+			recs[i] = seglog.Record{Partition: partitionOf(im.UserID, n), Data: buf[start:len(buf)]}
+		}
+		reslice(recs, buf)
+		// The write outlives ctx: impressions already served are logged
+		// during shutdown too.
+		if _, err := a.Log.Append(context.Background(), recs); err != nil {
+			a.Metrics.ImpressionsDrop.Add(float64(len(batch)))
+			a.Logger.Error("log impressions", "n", len(batch), "err", err)
+		} else {
+			a.Metrics.Impressions.Add(float64(len(batch)))
+		}
+		batch = batch[:0]
+	}
+	for {
+		select {
+		case im := <-a.imps:
+			batch = append(batch, im)
+			// Take whatever else is waiting, then write once.
+			for len(batch) < cap(batch) {
+				select {
+				case im := <-a.imps:
+					batch = append(batch, im)
+					continue
+				default:
+				}
+				break
+			}
+			flush()
+		case <-ctx.Done():
+			for {
+				select {
+				case im := <-a.imps:
+					batch = append(batch, im)
+					if len(batch) == cap(batch) {
+						flush()
+					}
+					continue
+				default:
+				}
+				break
+			}
+			flush()
+			return nil
+		}
+	}
+}
+
+// UserFeatures serves GET /v1/users/{id}/features.
+func (a *App) UserFeatures(id string) (feature.UserFeatures, bool) {
+	u, ok := a.Store.User(id)
+	if !ok {
+		return feature.UserFeatures{}, false
+	}
+	return u.Features(), true
+}
+
+// ProductFeatures serves GET /v1/products/{id}/features.
+func (a *App) ProductFeatures(id string) (feature.ProductFeatures, bool) {
+	p, ok := a.Store.Product(id)
+	if !ok {
+		return feature.ProductFeatures{}, false
+	}
+	return p.Features(a.now().UnixMilli(), &a.features), true
+}
+
+// Similar serves GET /v1/products/{id}/similar: co-visited in-stock items.
+func (a *App) Similar(id string, n int) ([]recommend.Item, bool) {
+	if _, ok := a.Store.Product(id); !ok {
+		return nil, false
+	}
+	nb := a.Store.CoVisited(id, 4*n)
+	ids := make([]string, len(nb))
+	for i, s := range nb {
+		ids[i] = s.ID
+	}
+	ps := make([]*feature.Product, len(ids))
+	a.Store.Products(ids, ps)
+	var out []recommend.Item
+	top := 0.0
+	if len(nb) > 0 {
+		top = nb[0].Score
+	}
+	for i, p := range ps {
+		if p == nil || !p.InStock() || len(out) >= n {
+			continue
+		}
+		price := max(p.Price, 0)
+		out = append(out, recommend.Item{ProductID: p.ID, Score: nb[i].Score / top, Category: p.Category, Price: price,
+			Source: "co_visitation", Reason: "often viewed together with " + id})
+	}
+	return out, true
+}
+
+// Run runs the process on ln until ctx ends, then shuts down gracefully:
+// stop accepting, drain in-flight requests, log the last impressions,
+// checkpoint, close the log.
+func (a *App) Run(ctx context.Context, ln net.Listener) error {
+	a.started = time.Now()
+	srv := &http.Server{
+		Handler:           a.API,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	procCtx, stopProc := context.WithCancel(context.Background())
+	impCtx, stopImps := context.WithCancel(context.Background())
+	var bg sync.WaitGroup
+	var procErr error
+	bg.Add(1)
+	go func() { defer bg.Done(); procErr = a.Proc.Run(procCtx) }()
+	var impWG sync.WaitGroup
+	impWG.Add(1)
+	go func() { defer impWG.Done(); a.writeImpressions(impCtx) }()
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return a.refreshIndex(gctx) })
+	g.Go(func() error { return a.retention(gctx) })
+	g.Go(func() error {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
+	err := g.Wait()
+	stopImps()
+	impWG.Wait()
+	stopProc()
+	bg.Wait()
+	if procErr != nil && err == nil {
+		err = procErr
+	}
+	if cerr := a.Log.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("close log: %w", cerr)
+	}
+	return err
+}
+
+// refreshIndex rebuilds the popularity index every second, and as soon as
+// the replay is done.
+func (a *App) refreshIndex(ctx context.Context) error {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	fast := time.NewTicker(50 * time.Millisecond)
+	defer fast.Stop()
+	a.Store.RefreshIndex()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-fast.C:
+			if a.Proc.Ready() {
+				a.Store.RefreshIndex()
+				fast.Stop()
+			}
+		case <-t.C:
+			a.Store.RefreshIndex()
+		}
+	}
+}
+
+func (a *App) retention(ctx context.Context) error {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if n, err := a.Log.EnforceRetention(); err != nil {
+				a.Logger.Error("log retention", "err", err)
+			} else if n > 0 {
+				a.Logger.Info("log retention deleted segments", "segments", n)
+			}
+		}
+	}
+}
+
+// WaitApplied blocks until everything appended to the log so far is
+// applied to the online state (read-your-writes for tests and tools).
+func (a *App) WaitApplied(ctx context.Context) error {
+	offs := make([]int64, a.Log.Partitions())
+	for p := range offs {
+		offs[p] = a.Log.EndOffset(p)
+	}
+	return a.Proc.WaitFor(ctx, offs)
+}
+
+// logSource adapts the segment log to the stream processor.
+type logSource struct{ l *seglog.Log }
+
+func (s logSource) Partitions() int         { return s.l.Partitions() }
+func (s logSource) EndOffset(p int) int64   { return s.l.EndOffset(p) }
+func (s logSource) Commit(p int, off int64) { s.l.SetCommitted("stream", p, off) }
+func (s logSource) Open(p int, from int64) (stream.Reader, error) {
+	r, err := s.l.NewReader(p, from)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+

@@ -1,0 +1,206 @@
+package candidate
+
+import (
+	"context"
+	"sort"
+
+	"github.com/recohq/reco/internal/event"
+	"github.com/recohq/reco/internal/feature/memstore"
+)
+
+// Popular proposes the most popular in-stock items overall.
+type Popular struct{}
+
+func (Popular) Name() string { return SrcPopular }
+
+func (Popular) Candidates(_ context.Context, in *Input, n int) ([]Candidate, error) {
+	return fromIndex(in.Index.Global, SrcPopular, n, in.Index.MaxPop), nil
+}
+
+// Trending proposes items whose recent popularity outruns their long-run one.
+type Trending struct{}
+
+func (Trending) Name() string { return SrcTrending }
+
+func (Trending) Candidates(_ context.Context, in *Input, n int) ([]Candidate, error) {
+	top := 0.0
+	if len(in.Index.Trending) > 0 {
+		top = in.Index.Trending[0].Score
+	}
+	return fromIndex(in.Index.Trending, SrcTrending, n, top), nil
+}
+
+// CategoryPopular proposes the most popular items of the user's strongest
+// categories, shared out by affinity.
+type CategoryPopular struct {
+	Categories int // how many of the user's categories; 0 means 3
+}
+
+func (CategoryPopular) Name() string { return SrcCategoryPopular }
+
+func (c CategoryPopular) Candidates(_ context.Context, in *Input, n int) ([]Candidate, error) {
+	k := c.Categories
+	if k == 0 {
+		k = 3
+	}
+	cats := in.TopCats
+	if len(cats) > k {
+		cats = cats[:k]
+	}
+	var sum float64
+	for _, ca := range cats {
+		sum += ca.Affinity
+	}
+	var out []Candidate
+	for _, ca := range cats {
+		share := n / len(cats)
+		if sum > 0 {
+			share = int(float64(n)*ca.Affinity/sum + 0.5)
+		}
+		list := in.Index.ByCategory[ca.Category]
+		top := 0.0
+		if len(list) > 0 {
+			top = list[0].Score
+		}
+		out = append(out, fromIndex(list, SrcCategoryPopular, max(share, 5), top)...)
+	}
+	return out, nil
+}
+
+// CoVisitation proposes items often seen with the user's recent items.
+type CoVisitation struct {
+	Store   CoVisitReader
+	Seeds   int // recent items to start from; 0 means 10
+	PerSeed int // neighbours per seed; 0 means 20
+}
+
+func (CoVisitation) Name() string { return SrcCoVisit }
+
+func (c CoVisitation) Candidates(_ context.Context, in *Input, n int) ([]Candidate, error) {
+	if in.User == nil || len(in.User.Recent) == 0 {
+		return nil, nil
+	}
+	seeds, per := c.Seeds, c.PerSeed
+	if seeds == 0 {
+		seeds = 10
+	}
+	if per == 0 {
+		per = 20
+	}
+	type agg struct {
+		score float64
+		via   string
+		best  float64
+	}
+	acc := map[string]*agg{}
+	seen := map[string]bool{}
+	recent := in.User.Recent
+	for i, used := len(recent)-1, 0; i >= 0 && used < seeds; i-- {
+		r := recent[i]
+		if seen[r.Product] {
+			continue
+		}
+		seen[r.Product] = true
+		used++
+		// Newer seeds count more.
+		w := 1.0 / float64(used)
+		nb := c.Store.CoVisited(r.Product, per)
+		if len(nb) == 0 {
+			continue
+		}
+		norm := nb[0].Score
+		for _, s := range nb {
+			v := w * s.Score / norm
+			a := acc[s.ID]
+			if a == nil {
+				a = &agg{}
+				acc[s.ID] = a
+			}
+			a.score += v
+			if v > a.best {
+				a.best, a.via = v, r.Product
+			}
+		}
+	}
+	out := make([]Candidate, 0, len(acc))
+	for id, a := range acc {
+		cd := one(id, SrcCoVisit, a.score)
+		cd.Via = a.via
+		out = append(out, cd)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		si, sj := out[i].Scores[0], out[j].Scores[0]
+		if si != sj {
+			return si > sj
+		}
+		return out[i].ID < out[j].ID
+	})
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out, nil
+}
+
+// CoVisitReader reads co-visitation lists.
+type CoVisitReader interface {
+	CoVisited(id string, n int) []memstore.Scored
+}
+
+// History proposes items the user recently viewed, clicked or carted but
+// has not bought.
+type History struct{}
+
+func (History) Name() string { return SrcHistory }
+
+func (History) Candidates(_ context.Context, in *Input, n int) ([]Candidate, error) {
+	if in.User == nil {
+		return nil, nil
+	}
+	score := map[string]float64{}
+	var order []string
+	for i := len(in.User.Recent) - 1; i >= 0; i-- {
+		r := in.User.Recent[i]
+		if in.User.Bought[r.Product] > 0 {
+			continue
+		}
+		var w float64
+		switch r.Type {
+		case event.View:
+			w = 1
+		case event.Click:
+			w = 2
+		case event.AddToCart:
+			w = 4
+		}
+		if w == 0 {
+			continue
+		}
+		if _, ok := score[r.Product]; !ok {
+			order = append(order, r.Product)
+		}
+		score[r.Product] += w
+	}
+	out := make([]Candidate, 0, len(order))
+	for _, id := range order {
+		out = append(out, one(id, SrcHistory, score[id]/4))
+	}
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out, nil
+}
+
+func fromIndex(list []memstore.Scored, src string, n int, top float64) []Candidate {
+	if len(list) > n {
+		list = list[:n]
+	}
+	out := make([]Candidate, len(list))
+	for i, s := range list {
+		v := s.Score
+		if top > 0 {
+			v /= top
+		}
+		out[i] = one(s.ID, src, v)
+	}
+	return out
+}

@@ -1,0 +1,268 @@
+// Package config is reco's configuration: the reco.yaml file format, the
+// RECO_* environment variables and the command-line flags that override it
+// (flags win over the environment, which wins over the file). Every key has
+// one dotted name (event_log.type), one variable (RECO_EVENT_LOG_TYPE) and
+// one flag (--event-log-type). An unknown key or a bad value is an error
+// that names the key.
+//
+// The binary turns a Config into each package's own options; library
+// packages never import this one.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration. Zero values mean the embedded defaults.
+type Config struct {
+	Addr         string       `yaml:"addr" help:"HTTP listen address"`
+	DataDir      string       `yaml:"data_dir" help:"directory for the log, checkpoints and models"`
+	LogLevel     string       `yaml:"log_level" help:"debug, info, warn or error"`
+	EventLog     EventLog     `yaml:"event_log"`
+	OnlineStore  OnlineStore  `yaml:"online_store"`
+	OfflineStore OfflineStore `yaml:"offline_store"`
+	Analytics    Analytics    `yaml:"analytics"`
+	Auth         Auth         `yaml:"auth"`
+	Experiments  []Experiment `yaml:"experiments"`
+	Train        Train        `yaml:"train"`
+	Features     Features     `yaml:"features"`
+	Recommend    Recommend    `yaml:"recommend"`
+	Limits       Limits       `yaml:"limits"`
+}
+
+// EventLog chooses and tunes the event bus.
+type EventLog struct {
+	Type          string   `yaml:"type" help:"embedded or kafka"`
+	Partitions    int      `yaml:"partitions" help:"partitions of the log (fixed when created)"`
+	Fsync         string   `yaml:"fsync" help:"always, interval or never"`
+	FsyncInterval Duration `yaml:"fsync_interval" help:"fsync period when fsync is interval"`
+	Retention     Duration `yaml:"retention" help:"how long log segments are kept"`
+	SegmentBytes  int64    `yaml:"segment_bytes" help:"segment file size"`
+	Brokers       []string `yaml:"brokers" help:"Kafka brokers host:port"`
+	Topic         string   `yaml:"topic" help:"Kafka topic"`
+}
+
+// OnlineStore chooses the online feature store.
+type OnlineStore struct {
+	Type               string   `yaml:"type" help:"embedded or redis"`
+	Addresses          []string `yaml:"addresses" help:"Redis addresses; more than one means Redis Cluster"`
+	CheckpointInterval Duration `yaml:"checkpoint_interval" help:"how often the embedded state is checkpointed"`
+}
+
+// OfflineStore chooses the offline feature store.
+type OfflineStore struct {
+	Type      string `yaml:"type" help:"local or s3"`
+	Path      string `yaml:"path" help:"directory for local (default under data_dir)"`
+	Bucket    string `yaml:"bucket" help:"S3 bucket"`
+	Endpoint  string `yaml:"endpoint" help:"S3 endpoint host:port"`
+	AccessKey string `yaml:"access_key" help:"S3 access key"`
+	SecretKey string `yaml:"secret_key" help:"S3 secret key"`
+	Region    string `yaml:"region" help:"S3 region"`
+	Secure    bool   `yaml:"secure" help:"use TLS to S3"`
+}
+
+// Analytics chooses where analytics go.
+type Analytics struct {
+	Type     string `yaml:"type" help:"embedded or clickhouse"`
+	URL      string `yaml:"url" help:"ClickHouse HTTP URL"`
+	Database string `yaml:"database" help:"ClickHouse database"`
+}
+
+// Auth holds API keys. Empty lists leave the endpoints open.
+type Auth struct {
+	IngestKeys []string `yaml:"ingest_keys" help:"keys accepted for POST /v1/events and PUT /v1/products"`
+	AdminKeys  []string `yaml:"admin_keys" help:"keys accepted for admin endpoints"`
+}
+
+// Experiment is an A/B test defined in the file.
+type Experiment struct {
+	ID       string    `yaml:"id"`
+	Salt     string    `yaml:"salt"`
+	Coverage float64   `yaml:"coverage"`
+	Variants []Variant `yaml:"variants"`
+}
+
+// Variant is one arm of an experiment.
+type Variant struct {
+	Name     string         `yaml:"name"`
+	Weight   float64        `yaml:"weight"`
+	Strategy map[string]any `yaml:"strategy"`
+}
+
+// Train configures training.
+type Train struct {
+	Schedule string `yaml:"schedule" help:"cron schedule of the built-in retrain, e.g. '0 2 * * *'"`
+}
+
+// Features tunes the feature definitions.
+type Features struct {
+	AffinityHalfLife   Duration           `yaml:"affinity_half_life" help:"half-life of category affinity"`
+	PopularityHalfLife Duration           `yaml:"popularity_half_life" help:"half-life of popularity_score"`
+	TrendingHalfLife   Duration           `yaml:"trending_half_life" help:"half-life of the trending signal"`
+	Weights            map[string]float64 `yaml:"weights" help:"behaviour weights by event type"`
+}
+
+// Recommend tunes the request path.
+type Recommend struct {
+	MaxPerCategory int      `yaml:"max_per_category" help:"diversity cap per category (negative: none)"`
+	PromotedBoost  float64  `yaml:"promoted_boost" help:"score multiplier of promoted products"`
+	MarginWeight   float64  `yaml:"margin_weight" help:"score boost per unit of margin"`
+	MaxResults     int      `yaml:"max_results" help:"largest num_recommendations"`
+	Timeout        Duration `yaml:"timeout" help:"request deadline"`
+}
+
+// Limits bound requests.
+type Limits struct {
+	MaxBodyBytes int64 `yaml:"max_body_bytes" help:"largest request body"`
+	MaxBatch     int   `yaml:"max_batch" help:"most events or products in one request"`
+}
+
+// Default returns the embedded defaults.
+func Default() Config {
+	return Config{
+		Addr:     "127.0.0.1:8080",
+		DataDir:  "./reco-data",
+		LogLevel: "info",
+		EventLog: EventLog{Type: "embedded", Partitions: 8, Fsync: "always", FsyncInterval: Duration(100 * time.Millisecond),
+			Retention: Duration(7 * 24 * time.Hour), SegmentBytes: 64 << 20, Topic: "user-events"},
+		OnlineStore:  OnlineStore{Type: "embedded", CheckpointInterval: Duration(10 * time.Second)},
+		OfflineStore: OfflineStore{Type: "local", Region: "us-east-1"},
+		Analytics:    Analytics{Type: "embedded", Database: "reco"},
+		Features: Features{AffinityHalfLife: Duration(14 * 24 * time.Hour), PopularityHalfLife: Duration(7 * 24 * time.Hour),
+			TrendingHalfLife: Duration(24 * time.Hour)},
+		Recommend: Recommend{MaxPerCategory: 3, PromotedBoost: 1.1, MaxResults: 100, Timeout: Duration(50 * time.Millisecond)},
+		Limits:    Limits{MaxBodyBytes: 16 << 20, MaxBatch: 10000},
+	}
+}
+
+// Validate reports every bad value, each naming its key.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	oneOf := func(key, v string, allowed ...string) {
+		if !slices.Contains(allowed, v) {
+			bad(key, "%q is not one of %s", v, strings.Join(allowed, ", "))
+		}
+	}
+	if c.Addr == "" {
+		bad("addr", "must not be empty")
+	}
+	if c.DataDir == "" {
+		bad("data_dir", "must not be empty")
+	}
+	oneOf("log_level", c.LogLevel, "debug", "info", "warn", "error")
+	oneOf("event_log.type", c.EventLog.Type, "embedded", "kafka")
+	oneOf("event_log.fsync", c.EventLog.Fsync, "always", "interval", "never")
+	if c.EventLog.Partitions < 1 || c.EventLog.Partitions > 1024 {
+		bad("event_log.partitions", "%d is not between 1 and 1024", c.EventLog.Partitions)
+	}
+	if c.EventLog.Retention <= 0 {
+		bad("event_log.retention", "must be positive")
+	}
+	if c.EventLog.SegmentBytes < 1<<16 {
+		bad("event_log.segment_bytes", "%d is below 65536", c.EventLog.SegmentBytes)
+	}
+	if c.EventLog.Type == "kafka" && len(c.EventLog.Brokers) == 0 {
+		bad("event_log.brokers", "required when event_log.type is kafka")
+	}
+	oneOf("online_store.type", c.OnlineStore.Type, "embedded", "redis")
+	if c.OnlineStore.Type == "redis" && len(c.OnlineStore.Addresses) == 0 {
+		bad("online_store.addresses", "required when online_store.type is redis")
+	}
+	if c.OnlineStore.CheckpointInterval <= 0 {
+		bad("online_store.checkpoint_interval", "must be positive")
+	}
+	oneOf("offline_store.type", c.OfflineStore.Type, "local", "s3")
+	if c.OfflineStore.Type == "s3" {
+		if c.OfflineStore.Bucket == "" {
+			bad("offline_store.bucket", "required when offline_store.type is s3")
+		}
+		if c.OfflineStore.Endpoint == "" {
+			bad("offline_store.endpoint", "required when offline_store.type is s3")
+		}
+	}
+	oneOf("analytics.type", c.Analytics.Type, "embedded", "clickhouse")
+	if c.Analytics.Type == "clickhouse" && c.Analytics.URL == "" {
+		bad("analytics.url", "required when analytics.type is clickhouse")
+	}
+	for name, d := range map[string]Duration{"features.affinity_half_life": c.Features.AffinityHalfLife,
+		"features.popularity_half_life": c.Features.PopularityHalfLife, "features.trending_half_life": c.Features.TrendingHalfLife,
+		"recommend.timeout": c.Recommend.Timeout} {
+		if d <= 0 {
+			bad(name, "must be positive")
+		}
+	}
+	for k, w := range c.Features.Weights {
+		if !slices.Contains([]string{"view", "click", "add_to_cart", "remove_from_cart", "purchase", "review"}, k) {
+			bad("features.weights."+k, "not an event type")
+		} else if w < 0 {
+			bad("features.weights."+k, "must be >= 0")
+		}
+	}
+	if c.Recommend.MaxResults < 1 || c.Recommend.MaxResults > 1000 {
+		bad("recommend.max_results", "%d is not between 1 and 1000", c.Recommend.MaxResults)
+	}
+	if c.Recommend.PromotedBoost <= 0 {
+		bad("recommend.promoted_boost", "must be positive")
+	}
+	if c.Limits.MaxBodyBytes < 1024 {
+		bad("limits.max_body_bytes", "must be at least 1024")
+	}
+	if c.Limits.MaxBatch < 1 {
+		bad("limits.max_batch", "must be at least 1")
+	}
+	for i, e := range c.Experiments {
+		key := fmt.Sprintf("experiments[%d]", i)
+		if e.ID == "" {
+			bad(key+".id", "required")
+		}
+		if len(e.Variants) < 2 {
+			bad(key+".variants", "needs at least two variants")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Duration is a time.Duration written as text: Go's units plus "d" for days.
+type Duration time.Duration
+
+// ParseDuration parses "90s", "1h30m" or "7d".
+func ParseDuration(s string) (Duration, error) {
+	s = strings.TrimSpace(s)
+	if strings.HasSuffix(s, "d") {
+		var days float64
+		if _, err := fmt.Sscanf(strings.TrimSuffix(s, "d"), "%g", &days); err != nil {
+			return 0, fmt.Errorf("bad duration %q", s)
+		}
+		return Duration(days * float64(24*time.Hour)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("bad duration %q (want e.g. 500ms, 10s, 2h, 7d)", s)
+	}
+	return Duration(d), nil
+}
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// UnmarshalText parses a Duration.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
+}
+
+// MarshalText writes a Duration.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }

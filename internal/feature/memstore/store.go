@@ -1,0 +1,309 @@
+package memstore
+
+import (
+	"hash/maphash"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/recohq/reco/internal/event"
+	"github.com/recohq/reco/internal/feature"
+)
+
+const nShards = 64
+
+// Options configure a Store.
+type Options struct {
+	Features feature.Options
+	// MaxNeighbors bounds each item's co-visitation list; 0 means 100. When
+	// a list grows past twice this, the weakest half is dropped.
+	MaxNeighbors int
+	// IndexPerCategory is how many products each category's popularity
+	// index keeps; 0 means 200.
+	IndexPerCategory int
+	// IndexGlobal is how many products the global indexes keep; 0 means 500.
+	IndexGlobal int
+	Now         func() time.Time
+}
+
+func (o Options) withDefaults() Options {
+	o.Features = o.Features.WithDefaults()
+	if o.MaxNeighbors == 0 {
+		o.MaxNeighbors = 100
+	}
+	if o.IndexPerCategory == 0 {
+		o.IndexPerCategory = 200
+	}
+	if o.IndexGlobal == 0 {
+		o.IndexGlobal = 500
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// Store is the in-memory state. Apply, Snapshot and Restore must be called
+// from one goroutine at a time; every other method is safe for concurrent use.
+type Store struct {
+	opt      Options
+	seed     maphash.Seed
+	users    [nShards]userShard
+	products [nShards]productShard
+	covisit  [nShards]covShard
+	index    atomic.Pointer[Index]
+	scratch  []feature.Recent
+
+	lastIngested atomic.Int64 // ingest time of the newest applied event
+	lastEvent    atomic.Int64 // event time of the newest applied event
+	applied      atomic.Int64
+}
+
+type userShard struct {
+	mu sync.RWMutex
+	m  map[string]*feature.User
+}
+
+type productShard struct {
+	mu sync.RWMutex
+	m  map[string]*feature.Product
+}
+
+type covShard struct {
+	mu sync.RWMutex
+	m  map[string]map[string]float32
+}
+
+// New returns an empty store.
+func New(opt Options) *Store {
+	s := &Store{opt: opt.withDefaults(), seed: maphash.MakeSeed()}
+	for i := range s.users {
+		s.users[i].m = make(map[string]*feature.User)
+		s.products[i].m = make(map[string]*feature.Product)
+		s.covisit[i].m = make(map[string]map[string]float32)
+	}
+	s.index.Store(&Index{ByCategory: map[string][]Scored{}})
+	return s
+}
+
+// Options returns the store's options with defaults filled.
+func (s *Store) Options() Options { return s.opt }
+
+func (s *Store) shard(key string) int {
+	return int(maphash.String(s.seed, key) % nShards)
+}
+
+// Apply applies one log record. Only one goroutine may call it at a time.
+func (s *Store) Apply(r *event.Record) {
+	switch r.Kind {
+	case event.KindEvent:
+		s.applyEvent(&r.Event)
+	case event.KindProduct:
+		s.applyProduct(&r.Product)
+	case event.KindImpression:
+		s.applyImpression(&r.Impression)
+	}
+	s.applied.Add(1)
+}
+
+func (s *Store) applyProduct(u *event.Product) {
+	sh := &s.products[s.shard(u.ID)]
+	sh.mu.Lock()
+	p := sh.m[u.ID]
+	if p == nil {
+		p = feature.NewProduct(u.ID)
+		sh.m[u.ID] = p
+	}
+	p.ApplyUpsert(u)
+	sh.mu.Unlock()
+}
+
+func (s *Store) applyImpression(im *event.Impression) {
+	if im.UserID != "" {
+		sh := &s.users[s.shard(im.UserID)]
+		sh.mu.Lock()
+		if u := sh.m[im.UserID]; u != nil {
+			u.Impressions++
+		}
+		sh.mu.Unlock()
+	}
+	for i := range im.Items {
+		id := im.Items[i].ProductID
+		sh := &s.products[s.shard(id)]
+		sh.mu.Lock()
+		if p := sh.m[id]; p != nil {
+			p.Impressions++
+		}
+		sh.mu.Unlock()
+	}
+}
+
+func (s *Store) applyEvent(e *event.Event) {
+	o := &s.opt.Features
+	psh := &s.products[s.shard(e.ProductID)]
+	psh.mu.Lock()
+	p := psh.m[e.ProductID]
+	if p == nil {
+		p = feature.NewProduct(e.ProductID)
+		psh.m[e.ProductID] = p
+	}
+	p.ApplyEvent(e, o)
+	cat := e.Category
+	if cat == "" {
+		cat = p.Category
+	}
+	price := e.Price
+	if price < 0 {
+		price = p.Price
+	}
+	psh.mu.Unlock()
+
+	ush := &s.users[s.shard(e.UserID)]
+	ush.mu.Lock()
+	u := ush.m[e.UserID]
+	if u == nil {
+		u = &feature.User{ID: e.UserID}
+		ush.m[e.UserID] = u
+	}
+	s.scratch = u.ApplyEvent(e, cat, price, o, s.scratch)
+	ush.mu.Unlock()
+
+	if w := float32(o.Weight(e.Type)); w > 0 {
+		for _, r := range s.scratch {
+			rw := float32(o.Weight(r.Type))
+			if rw <= 0 {
+				continue
+			}
+			// A pair counts with the weaker of its two behaviours, so a
+			// purchase after a view is "viewed together", not "bought together".
+			pw := min(w, rw)
+			s.addCovisit(r.Product, e.ProductID, pw)
+			s.addCovisit(e.ProductID, r.Product, pw)
+		}
+	}
+	if e.Ingested > 0 {
+		s.lastIngested.Store(e.Ingested)
+	}
+	s.lastEvent.Store(e.Time)
+}
+
+func (s *Store) addCovisit(a, b string, w float32) {
+	sh := &s.covisit[s.shard(a)]
+	sh.mu.Lock()
+	m := sh.m[a]
+	if m == nil {
+		m = make(map[string]float32, 8)
+		sh.m[a] = m
+	}
+	m[b] += w
+	if len(m) > 2*s.opt.MaxNeighbors {
+		pruneNeighbors(m, s.opt.MaxNeighbors)
+	}
+	sh.mu.Unlock()
+}
+
+// pruneNeighbors keeps the keep strongest entries of m (ties by id, so that
+// replays prune identically).
+func pruneNeighbors(m map[string]float32, keep int) {
+	all := make([]Scored, 0, len(m))
+	for k, v := range m {
+		all = append(all, Scored{ID: k, Score: float64(v)})
+	}
+	sortScored(all)
+	for _, sc := range all[keep:] {
+		delete(m, sc.ID)
+	}
+}
+
+// Scored is an item with a score.
+type Scored struct {
+	ID    string
+	Score float64
+}
+
+func sortScored(s []Scored) {
+	sort.Slice(s, func(i, j int) bool {
+		if s[i].Score != s[j].Score {
+			return s[i].Score > s[j].Score
+		}
+		return s[i].ID < s[j].ID
+	})
+}
+
+// User returns a copy of the user's state, or false if the user is unknown.
+func (s *Store) User(id string) (*feature.User, bool) {
+	sh := &s.users[s.shard(id)]
+	sh.mu.RLock()
+	u := sh.m[id]
+	var c *feature.User
+	if u != nil {
+		c = u.Clone()
+	}
+	sh.mu.RUnlock()
+	return c, c != nil
+}
+
+// Products fills out[i] with a copy of products ids[i] (nil when unknown).
+// Attributes are shared, not copied: callers must not modify them.
+func (s *Store) Products(ids []string, out []*feature.Product) {
+	for i, id := range ids {
+		sh := &s.products[s.shard(id)]
+		sh.mu.RLock()
+		if p := sh.m[id]; p != nil {
+			c := *p
+			out[i] = &c
+		} else {
+			out[i] = nil
+		}
+		sh.mu.RUnlock()
+	}
+}
+
+// Product returns a copy of one product.
+func (s *Store) Product(id string) (*feature.Product, bool) {
+	var out [1]*feature.Product
+	s.Products([]string{id}, out[:])
+	return out[0], out[0] != nil
+}
+
+// CoVisited returns up to n items most often seen with id, strongest first.
+func (s *Store) CoVisited(id string, n int) []Scored {
+	sh := &s.covisit[s.shard(id)]
+	sh.mu.RLock()
+	m := sh.m[id]
+	out := make([]Scored, 0, len(m))
+	for k, v := range m {
+		out = append(out, Scored{ID: k, Score: float64(v)})
+	}
+	sh.mu.RUnlock()
+	sortScored(out)
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
+}
+
+// Stats describe the store's size and freshness.
+type Stats struct {
+	Users, Products, CoVisitItems int
+	Applied                       int64
+	LastIngested, LastEventTime   int64 // Unix ms
+}
+
+// Stats counts the store's entities.
+func (s *Store) Stats() Stats {
+	st := Stats{Applied: s.applied.Load(), LastIngested: s.lastIngested.Load(), LastEventTime: s.lastEvent.Load()}
+	for i := range s.users {
+		s.users[i].mu.RLock()
+		st.Users += len(s.users[i].m)
+		s.users[i].mu.RUnlock()
+		s.products[i].mu.RLock()
+		st.Products += len(s.products[i].m)
+		s.products[i].mu.RUnlock()
+		s.covisit[i].mu.RLock()
+		st.CoVisitItems += len(s.covisit[i].m)
+		s.covisit[i].mu.RUnlock()
+	}
+	return st
+}

@@ -1,0 +1,167 @@
+package rank
+
+import (
+	"context"
+	"math"
+
+	"github.com/recohq/reco/internal/candidate"
+	"github.com/recohq/reco/internal/feature"
+)
+
+// Ranker scores a slate of candidates for one user.
+type Ranker interface {
+	// Version names the model, such as "rules-v1" or "gbdt-20261129-1".
+	Version() string
+	// Score writes one score per item into s.Scores (higher is better).
+	// It returns an error, and leaves Scores unspecified, when the model
+	// cannot score; the caller falls back.
+	Score(ctx context.Context, s *Slate) error
+}
+
+// Slate is one request's candidates with everything ranking may use.
+type Slate struct {
+	User     *feature.User // nil for an unknown user
+	TopCats  []feature.CatAffinity
+	Now      int64 // Unix ms
+	Items    []candidate.Candidate
+	Products []*feature.Product // aligned with Items; nil = unknown product
+	MaxPop   float64
+	Opt      *feature.Options
+
+	Vectors [][]float32 // aligned with Items, built by BuildVectors
+	Scores  []float64   // written by a Ranker
+	Reasons []string    // written by a Ranker that can explain itself
+}
+
+// FeatureNames names the columns of a feature vector, in order. Models are
+// trained on these names; a model whose names differ is refused.
+var FeatureNames = []string{
+	"user_total_events",
+	"user_clicks",
+	"user_purchases",
+	"user_purchase_rate",
+	"user_avg_price",
+	"product_popularity_score",
+	"product_conversion_rate",
+	"product_price",
+	"product_trend",
+	"product_cart_rate",
+	"recency_days",
+	"category_affinity",
+	"price_fit",
+	"seen_before",
+	"bought_before",
+	"src_co_visitation",
+	"src_history",
+	"src_category_popular",
+	"src_trending",
+	"src_popular",
+}
+
+// Indexes into a feature vector.
+const (
+	fUserTotal = iota
+	fUserClicks
+	fUserPurchases
+	fUserPurchaseRate
+	fUserAvgPrice
+	fProdPopularity
+	fProdConversion
+	fProdPrice
+	fProdTrend
+	fProdCartRate
+	fRecencyDays
+	fCatAffinity
+	fPriceFit
+	fSeenBefore
+	fBoughtBefore
+	fSrcCoVisit
+	fSrcHistory
+	fSrcCategoryPopular
+	fSrcTrending
+	fSrcPopular
+	numFeatures
+)
+
+// BuildVectors fills s.Vectors, one row per item, using one backing array.
+// Unknown values are NaN (a trained model learns where missing goes).
+func BuildVectors(s *Slate) {
+	n := len(s.Items)
+	flat := make([]float32, n*numFeatures)
+	s.Vectors = make([][]float32, n)
+	nan := float32(math.NaN())
+	o := s.Opt
+	var maxAff float64
+	for _, c := range s.TopCats {
+		maxAff = math.Max(maxAff, c.Affinity)
+	}
+	affOf := make(map[string]float64, len(s.TopCats))
+	for _, c := range s.TopCats {
+		if maxAff > 0 {
+			affOf[c.Category] = c.Affinity / maxAff
+		}
+	}
+	var seen map[string]bool
+	if s.User != nil {
+		seen = make(map[string]bool, len(s.User.Recent))
+		for _, r := range s.User.Recent {
+			seen[r.Product] = true
+		}
+	}
+	for i := range s.Items {
+		v := flat[i*numFeatures : (i+1)*numFeatures : (i+1)*numFeatures]
+		s.Vectors[i] = v
+		for k := range v {
+			v[k] = nan
+		}
+		u, p := s.User, s.Products[i]
+		avgPrice := -1.0
+		if u != nil {
+			v[fUserTotal] = float32(u.Total)
+			v[fUserClicks] = float32(u.Clicks)
+			v[fUserPurchases] = float32(u.Purchases)
+			v[fUserPurchaseRate] = float32(feature.Ratio(u.Purchases, u.Clicks))
+			if u.PriceN > 0 {
+				avgPrice = u.AvgPrice()
+				v[fUserAvgPrice] = float32(avgPrice)
+			}
+			v[fSeenBefore] = b2f(seen[s.Items[i].ID])
+			v[fBoughtBefore] = b2f(u.Bought[s.Items[i].ID] > 0)
+		}
+		if p != nil {
+			v[fProdPopularity] = float32(p.Popularity.At(s.Now, feature.Ms(o.PopularityHalfLife)))
+			v[fProdConversion] = float32(feature.Ratio(p.Purchases, p.Views))
+			v[fProdTrend] = float32(p.Trend.At(s.Now, feature.Ms(o.TrendingHalfLife)))
+			v[fProdCartRate] = float32(feature.Ratio(p.Carts, p.Views))
+			if p.Price >= 0 {
+				v[fProdPrice] = float32(p.Price)
+			}
+			if p.Updated > 0 {
+				v[fRecencyDays] = float32(float64(s.Now-p.Updated) / 86400000)
+			}
+			if u != nil {
+				v[fCatAffinity] = float32(affOf[p.Category])
+			}
+			if avgPrice > 0 && p.Price > 0 {
+				v[fPriceFit] = float32(PriceFit(p.Price, avgPrice))
+			}
+		}
+		for k, sc := range s.Items[i].Scores {
+			v[fSrcCoVisit+k] = sc
+		}
+	}
+}
+
+// PriceFit is 1 when price equals the user's usual price and falls off
+// with the log of the ratio (0.5 at about 2x or 0.5x).
+func PriceFit(price, usual float64) float64 {
+	r := math.Log(price / usual)
+	return math.Exp(-r * r / (2 * 0.6 * 0.6))
+}
+
+func b2f(b bool) float32 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,306 @@
+// Package recommend answers one recommendation request: read the user's
+// features, gather candidates from every source, read the candidates'
+// product features in one batch, score them, rerank under business rules,
+// and log the served list as an impression. Each stage's time is reported
+// through Hooks.
+//
+// It owns no state and no HTTP: serve decodes requests and calls Service.
+package recommend
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/recohq/reco/internal/candidate"
+	"github.com/recohq/reco/internal/event"
+	"github.com/recohq/reco/internal/feature"
+	"github.com/recohq/reco/internal/feature/memstore"
+	"github.com/recohq/reco/internal/rank"
+	"github.com/recohq/reco/internal/rerank"
+)
+
+// Store is the part of the online store that a request reads.
+type Store interface {
+	User(id string) (*feature.User, bool)
+	Products(ids []string, out []*feature.Product)
+	Index() *memstore.Index
+}
+
+// ImpressionSink receives every served list. Log must not block for long:
+// the request is already answered.
+type ImpressionSink interface {
+	LogImpression(im *event.Impression)
+}
+
+// Hooks observe requests; each must be fast and safe for concurrent use.
+type Hooks struct {
+	OnStage    func(stage string, took time.Duration)
+	OnFallback func(fallback string)
+	OnSource   func(source string, candidates int)
+}
+
+// Options configure a Service.
+type Options struct {
+	Sources    []candidate.Source // nil means the default mix
+	PerSource  int                // candidates asked of each source; 0 means 100
+	Ranker     rank.Ranker        // nil means rank.Rules
+	Rerank     rerank.Options
+	Features   feature.Options
+	MaxResults int // largest num_recommendations; 0 means 100
+	Now        func() time.Time
+	Hooks      Hooks
+}
+
+// Service answers requests. It is safe for concurrent use.
+type Service struct {
+	store Store
+	sink  ImpressionSink
+	opt   Options
+	rules rank.Rules
+}
+
+// DefaultSources is the candidate mix used when Options.Sources is nil.
+// Co-visitation is included when the store can read it.
+func DefaultSources(st Store) []candidate.Source {
+	var out []candidate.Source
+	if cv, ok := st.(candidate.CoVisitReader); ok {
+		out = append(out, candidate.CoVisitation{Store: cv})
+	}
+	return append(out, candidate.History{}, candidate.CategoryPopular{}, candidate.Trending{}, candidate.Popular{})
+}
+
+// New returns a service reading st and logging impressions to sink (which
+// may be nil).
+func New(st Store, sink ImpressionSink, o Options) *Service {
+	if o.PerSource == 0 {
+		o.PerSource = 100
+	}
+	if o.Ranker == nil {
+		o.Ranker = rank.Rules{}
+	}
+	if o.MaxResults == 0 {
+		o.MaxResults = 100
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	o.Features = o.Features.WithDefaults()
+	if o.Sources == nil {
+		o.Sources = DefaultSources(st)
+	}
+	return &Service{store: st, sink: sink, opt: o}
+}
+
+// Request is one recommendation request.
+type Request struct {
+	UserID    string
+	SessionID string
+	Context   map[string]any
+	N         int // 0 means 10
+	Exclude   []string
+}
+
+// Item is one recommended product.
+type Item struct {
+	ProductID string  `json:"product_id"`
+	Score     float64 `json:"score"`
+	Category  string  `json:"category"`
+	Price     float64 `json:"price"`
+	Source    string  `json:"source"`
+	Reason    string  `json:"reason"`
+}
+
+// Response is the served list.
+type Response struct {
+	RequestID    string
+	Items        []Item
+	ModelVersion string
+	Fallback     string // "" when the full path served
+	Candidates   int
+}
+
+// Recommend answers one request.
+func (s *Service) Recommend(ctx context.Context, req Request) (*Response, error) {
+	n := req.N
+	if n <= 0 {
+		n = 10
+	}
+	if n > s.opt.MaxResults {
+		n = s.opt.MaxResults
+	}
+	now := s.opt.Now()
+	nowMs := now.UnixMilli()
+	fo := &s.opt.Features
+
+	t0 := time.Now()
+	user, _ := s.store.User(req.UserID)
+	var topCats []feature.CatAffinity
+	if user != nil {
+		topCats = user.TopCategories(5, nowMs, fo)
+	}
+	t1 := s.stage("features", t0)
+
+	ix := s.store.Index()
+	in := &candidate.Input{User: user, TopCats: topCats, SessionID: req.SessionID, Now: nowMs, Index: ix}
+	lists := make([][]candidate.Candidate, 0, len(s.opt.Sources))
+	for _, src := range s.opt.Sources {
+		l, err := src.Candidates(ctx, in, s.opt.PerSource)
+		if err != nil {
+			s.fallback("source_" + src.Name())
+			continue
+		}
+		if h := s.opt.Hooks.OnSource; h != nil {
+			h(src.Name(), len(l))
+		}
+		lists = append(lists, l)
+	}
+	cands := candidate.Merge(lists...)
+	t2 := s.stage("candidates", t1)
+
+	ids := make([]string, len(cands))
+	for i, c := range cands {
+		ids[i] = c.ID
+	}
+	products := make([]*feature.Product, len(cands))
+	s.store.Products(ids, products)
+	t3 := s.stage("product_features", t2)
+
+	slate := &rank.Slate{User: user, TopCats: topCats, Now: nowMs, Items: cands, Products: products, MaxPop: ix.MaxPop, Opt: fo}
+	rank.BuildVectors(slate)
+	resp := &Response{RequestID: newRequestID(), Candidates: len(cands)}
+	ranker := s.opt.Ranker
+	if err := ranker.Score(ctx, slate); err != nil || !finite(slate.Scores) {
+		resp.Fallback = "rule_based_ranker"
+		s.fallback(resp.Fallback)
+		ranker = s.rules
+		slate.Scores = nil
+		_ = ranker.Score(ctx, slate)
+	}
+	resp.ModelVersion = ranker.Version()
+	t4 := s.stage("score", t3)
+
+	excluded := make(map[string]bool, len(req.Exclude))
+	for _, id := range req.Exclude {
+		excluded[id] = true
+	}
+	items := make([]rerank.Item, 0, len(cands))
+	for i, c := range cands {
+		p := products[i]
+		if p == nil || excluded[c.ID] {
+			continue // never recommend what the catalog and events never named
+		}
+		reason := ""
+		if slate.Reasons != nil {
+			reason = slate.Reasons[i]
+		}
+		items = append(items, rerank.Item{
+			ID: c.ID, Category: p.Category, Score: slate.Scores[i], Source: c.Source, Reason: reason,
+			Promoted: p.Promoted, Margin: p.Margin, InStock: p.InStock(),
+			Purchased: user != nil && user.Bought[c.ID] > 0, Index: i,
+		})
+	}
+	out := rerank.Apply(items, nil, n, s.opt.Rerank)
+	if len(out) < n {
+		// Short after the rules: fill from further down the popular list.
+		fill, fillProducts := s.fillers(ix, cands, 4*n)
+		base := len(products)
+		products = append(products, fillProducts...)
+		for i := range fill {
+			fill[i].Index += base
+			fill[i].Purchased = user != nil && user.Bought[fill[i].ID] > 0
+		}
+		out = rerank.Apply(items, fill, n, s.opt.Rerank)
+	}
+	if len(cands) == 0 && resp.Fallback == "" {
+		resp.Fallback = "no_candidates"
+	}
+	resp.Items = make([]Item, len(out))
+	im := &event.Impression{
+		RequestID: resp.RequestID, UserID: req.UserID, SessionID: req.SessionID,
+		ModelVersion: resp.ModelVersion, Fallback: resp.Fallback, Time: nowMs,
+		FeatureNames: rank.FeatureNames, Items: make([]event.ImpressionItem, len(out)),
+	}
+	for i, it := range out {
+		p := products[it.Index]
+		price := p.Price
+		if price < 0 {
+			price = 0
+		}
+		resp.Items[i] = Item{ProductID: it.ID, Score: round6(it.Score), Category: it.Category, Price: price, Source: it.Source, Reason: it.Reason}
+		im.Items[i] = event.ImpressionItem{ProductID: it.ID, Source: it.Source, Position: int32(i), Score: float32(it.Score)}
+		if it.Index < len(slate.Vectors) {
+			im.Items[i].Features = slate.Vectors[it.Index]
+		}
+	}
+	s.stage("rerank", t4)
+	if s.sink != nil {
+		s.sink.LogImpression(im)
+	}
+	return resp, nil
+}
+
+// fillers returns up to k popular products not among cands, as rerank
+// items indexed into the returned products.
+func (s *Service) fillers(ix *memstore.Index, cands []candidate.Candidate, k int) ([]rerank.Item, []*feature.Product) {
+	have := make(map[string]bool, len(cands))
+	for _, c := range cands {
+		have[c.ID] = true
+	}
+	var ids []string
+	for _, g := range ix.Global {
+		if len(ids) >= k {
+			break
+		}
+		if !have[g.ID] {
+			ids = append(ids, g.ID)
+		}
+	}
+	products := make([]*feature.Product, len(ids))
+	s.store.Products(ids, products)
+	items := make([]rerank.Item, 0, len(ids))
+	for i, p := range products {
+		if p == nil {
+			continue
+		}
+		items = append(items, rerank.Item{ID: p.ID, Category: p.Category, Source: candidate.SrcPopular,
+			Reason: "popular right now", InStock: p.InStock(), Promoted: p.Promoted, Index: i})
+	}
+	return items, products
+}
+
+func (s *Service) stage(name string, start time.Time) time.Time {
+	now := time.Now()
+	if h := s.opt.Hooks.OnStage; h != nil {
+		h(name, now.Sub(start))
+	}
+	return now
+}
+
+func (s *Service) fallback(name string) {
+	if h := s.opt.Hooks.OnFallback; h != nil {
+		h(name)
+	}
+}
+
+func finite(xs []float64) bool {
+	for _, x := range xs {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return false
+		}
+	}
+	return true
+}
+
+func round6(x float64) float64 { return math.Round(x*1e6) / 1e6 }
+
+func newRequestID() string {
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err))
+	}
+	return "r-" + hex.EncodeToString(b[:])
+}
