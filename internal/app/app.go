@@ -96,7 +96,8 @@ func Open(cfg config.Config, o Options) (*App, error) {
 		Dir:                filepath.Join(cfg.DataDir, "state"),
 		CheckpointInterval: cfg.OnlineStore.CheckpointInterval.D(),
 		Hooks: stream.Hooks{
-			OnApplied: func(n int) { m.StreamApplied.Add(float64(n)) },
+			OnApplied:   func(n int) { m.StreamApplied.Add(float64(n)) },
+			OnFreshness: func(d time.Duration) { m.StreamDelay.Observe(d.Seconds()) },
 			OnCheckpoint: func(took time.Duration, _ int64, err error) {
 				if err != nil {
 					m.Checkpoints.WithLabelValues("error").Inc()
@@ -496,4 +497,3 @@ func (s logSource) Open(p int, from int64) (stream.Reader, error) {
 	}
 	return r, nil
 }
-

@@ -1,8 +1,10 @@
 package candidate
 
 import (
+	"cmp"
 	"context"
-	"sort"
+	"slices"
+	"strings"
 
 	"github.com/recohq/reco/internal/event"
 	"github.com/recohq/reco/internal/feature/memstore"
@@ -128,12 +130,11 @@ func (c CoVisitation) Candidates(_ context.Context, in *Input, n int) ([]Candida
 		cd.Via = a.via
 		out = append(out, cd)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		si, sj := out[i].Scores[0], out[j].Scores[0]
-		if si != sj {
-			return si > sj
+	slices.SortFunc(out, func(a, b Candidate) int {
+		if a.Scores[0] != b.Scores[0] {
+			return cmp.Compare(b.Scores[0], a.Scores[0])
 		}
-		return out[i].ID < out[j].ID
+		return strings.Compare(a.ID, b.ID)
 	})
 	if len(out) > n {
 		out = out[:n]

@@ -30,7 +30,6 @@ type Slate struct {
 
 	Vectors [][]float32 // aligned with Items, built by BuildVectors
 	Scores  []float64   // written by a Ranker
-	Reasons []string    // written by a Ranker that can explain itself
 }
 
 // FeatureNames names the columns of a feature vector, in order. Models are

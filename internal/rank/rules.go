@@ -26,7 +26,6 @@ func (Rules) Score(_ context.Context, s *Slate) error {
 		BuildVectors(s)
 	}
 	s.Scores = resize(s.Scores, len(s.Items))
-	s.Reasons = make([]string, len(s.Items))
 	logMax := math.Log1p(s.MaxPop)
 	for i, v := range s.Vectors {
 		aff := zeroNaN(v[fCatAffinity])
@@ -43,13 +42,21 @@ func (Rules) Score(_ context.Context, s *Slate) error {
 		score := (0.15 + aff) * (0.2 + pop) * (0.5 + fit) * (1 + cov) * (1 + 0.5*hist)
 		// Normalise by the largest possible value so scores read as 0..1.
 		s.Scores[i] = score / (1.15 * 1.2 * 1.5 * 2 * 1.5)
-		s.Reasons[i] = reason(s, i, aff, pop, cov, hist)
 	}
 	return nil
 }
 
-func reason(s *Slate, i int, aff, pop, cov, hist float64) string {
+// Reason explains in a few words why item i of a scored slate is there,
+// from its source and its strongest features. It is computed only for the
+// items served.
+func Reason(s *Slate, i int) string {
 	c := s.Items[i]
+	v := s.Vectors[i]
+	aff, cov, hist := zeroNaN(v[fCatAffinity]), zeroNaN(v[fSrcCoVisit]), zeroNaN(v[fSrcHistory])
+	pop := 0.0
+	if logMax := math.Log1p(s.MaxPop); logMax > 0 {
+		pop = math.Log1p(zeroNaN(v[fProdPopularity])) / logMax
+	}
 	cat := ""
 	if p := s.Products[i]; p != nil {
 		cat = p.Category

@@ -148,7 +148,12 @@ func (s *Service) Recommend(ctx context.Context, req Request) (*Response, error)
 	in := &candidate.Input{User: user, TopCats: topCats, SessionID: req.SessionID, Now: nowMs, Index: ix}
 	lists := make([][]candidate.Candidate, 0, len(s.opt.Sources))
 	for _, src := range s.opt.Sources {
-		l, err := src.Candidates(ctx, in, s.opt.PerSource)
+		k := s.opt.PerSource
+		switch src.Name() {
+		case candidate.SrcPopular, candidate.SrcTrending:
+			k = min(k, 40) // the same for everyone: the ranker sees enough of them
+		}
+		l, err := src.Candidates(ctx, in, k)
 		if err != nil {
 			s.fallback("source_" + src.Name())
 			continue
@@ -193,12 +198,8 @@ func (s *Service) Recommend(ctx context.Context, req Request) (*Response, error)
 		if p == nil || excluded[c.ID] {
 			continue // never recommend what the catalog and events never named
 		}
-		reason := ""
-		if slate.Reasons != nil {
-			reason = slate.Reasons[i]
-		}
 		items = append(items, rerank.Item{
-			ID: c.ID, Category: p.Category, Score: slate.Scores[i], Source: c.Source, Reason: reason,
+			ID: c.ID, Category: p.Category, Score: slate.Scores[i], Source: c.Source,
 			Promoted: p.Promoted, Margin: p.Margin, InStock: p.InStock(),
 			Purchased: user != nil && user.Bought[c.ID] > 0, Index: i,
 		})
@@ -230,7 +231,11 @@ func (s *Service) Recommend(ctx context.Context, req Request) (*Response, error)
 		if price < 0 {
 			price = 0
 		}
-		resp.Items[i] = Item{ProductID: it.ID, Score: round6(it.Score), Category: it.Category, Price: price, Source: it.Source, Reason: it.Reason}
+		reason := it.Reason
+		if it.Index < len(slate.Items) {
+			reason = rank.Reason(slate, it.Index)
+		}
+		resp.Items[i] = Item{ProductID: it.ID, Score: round6(it.Score), Category: it.Category, Price: price, Source: it.Source, Reason: reason}
 		im.Items[i] = event.ImpressionItem{ProductID: it.ID, Source: it.Source, Position: int32(i), Score: float32(it.Score)}
 		if it.Index < len(slate.Vectors) {
 			im.Items[i].Features = slate.Vectors[it.Index]

@@ -6,7 +6,9 @@
 package rerank
 
 import (
-	"sort"
+	"cmp"
+	"slices"
+	"strings"
 )
 
 // Item is one scored candidate.
@@ -54,9 +56,11 @@ func (o Options) withDefaults() Options {
 // across the two lists are dropped.
 func Apply(items, fallback []Item, n int, o Options) []Item {
 	o = o.withDefaults()
-	cands := make([]Item, 0, len(items))
-	for _, it := range items {
-		if !eligible(it, o) {
+	// Sort pointers, not the (large) items.
+	ptrs := make([]*Item, 0, len(items))
+	adj := make([]Item, len(items))
+	for i, it := range items {
+		if !eligible(&it, o) {
 			continue
 		}
 		mult := 1.0
@@ -67,19 +71,20 @@ func Apply(items, fallback []Item, n int, o Options) []Item {
 			mult *= 1 + o.MarginWeight*it.Margin
 		}
 		it.Score *= mult
-		cands = append(cands, it)
+		adj[i] = it
+		ptrs = append(ptrs, &adj[i])
 	}
-	sort.SliceStable(cands, func(i, j int) bool {
-		if cands[i].Score != cands[j].Score {
-			return cands[i].Score > cands[j].Score
+	slices.SortFunc(ptrs, func(a, b *Item) int {
+		if a.Score != b.Score {
+			return cmp.Compare(b.Score, a.Score)
 		}
-		return cands[i].ID < cands[j].ID
+		return strings.Compare(a.ID, b.ID)
 	})
 	out := make([]Item, 0, n)
 	taken := make(map[string]bool, n)
 	perCat := map[string]int{}
-	var deferred []Item // over the category cap, kept in order for relaxing
-	take := func(list []Item, capped bool) {
+	var deferred []*Item // over the category cap, kept in order for relaxing
+	take := func(list []*Item, capped bool) {
 		for _, it := range list {
 			if len(out) >= n {
 				return
@@ -93,11 +98,15 @@ func Apply(items, fallback []Item, n int, o Options) []Item {
 			}
 			taken[it.ID] = true
 			perCat[it.Category]++
-			out = append(out, it)
+			out = append(out, *it)
 		}
 	}
-	take(cands, true)
-	take(fallback, true)
+	take(ptrs, true)
+	fb := make([]*Item, len(fallback))
+	for i := range fallback {
+		fb[i] = &fallback[i]
+	}
+	take(fb, true)
 	if len(out) < n {
 		rest := deferred
 		deferred = nil
@@ -106,6 +115,6 @@ func Apply(items, fallback []Item, n int, o Options) []Item {
 	return out
 }
 
-func eligible(it Item, o Options) bool {
+func eligible(it *Item, o Options) bool {
 	return it.InStock && (o.AllowPurchased || !it.Purchased)
 }

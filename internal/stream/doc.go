@@ -5,6 +5,7 @@
 // its offsets, so every acknowledged event is counted once: never lost,
 // never twice.
 //
-// Partitions are read and decoded concurrently (one goroutine each) and
-// applied by a single goroutine, the state's only writer.
+// Each partition is read, decoded and applied by its own goroutine, so the
+// state must take its own locks; a checkpoint briefly pauses every partition
+// to snapshot the state at batch boundaries that match the offsets.
 package stream

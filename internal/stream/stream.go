@@ -49,6 +49,9 @@ type Hooks struct {
 	OnApplied    func(records int)
 	OnCheckpoint func(took time.Duration, bytes int64, err error)
 	OnBadRecord  func(partition int, off int64, err error)
+	// OnFreshness reports, once per applied batch, how long ago its newest
+	// event was acknowledged (the event-to-feature delay).
+	OnFreshness func(delay time.Duration)
 }
 
 // Options configure a Processor.
@@ -64,6 +67,7 @@ type Processor struct {
 	state State
 	opt   Options
 
+	applyMu sync.RWMutex // held shared while a batch is applied, exclusively by Checkpoint
 	mu      sync.Mutex
 	offsets []int64 // next offset to apply, per partition
 	cond    *sync.Cond
@@ -187,18 +191,17 @@ func (p *Processor) WaitFor(ctx context.Context, offs []int64) error {
 }
 
 type item struct {
-	part int
-	off  int64
-	rec  event.Record
+	off int64
+	rec event.Record
 }
-
-type batch struct {
-	items []item
-}
-
-var batchPool = sync.Pool{New: func() any { return &batch{items: make([]item, 0, 256)} }}
 
 // Run reads and applies until ctx ends, then writes a final checkpoint.
+//
+// Each partition has one goroutine that reads, decodes and applies its
+// records in batches; State.Apply must therefore be safe for concurrent
+// calls (records of one partition are applied in order). A checkpoint takes
+// the apply lock exclusively, so it sees the state at batch boundaries of
+// every partition, matching the offsets it records.
 func (p *Processor) Run(ctx context.Context) error {
 	n := p.src.Partitions()
 	start := p.Offsets()
@@ -210,7 +213,6 @@ func (p *Processor) Run(ctx context.Context) error {
 
 	readCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ch := make(chan *batch, 4*n)
 	errc := make(chan error, n)
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
@@ -224,47 +226,37 @@ func (p *Processor) Run(ctx context.Context) error {
 		go func(part int, r Reader) {
 			defer wg.Done()
 			defer r.Close()
-			if err := p.read(readCtx, part, r, ch); err != nil && readCtx.Err() == nil {
+			if err := p.consume(readCtx, part, r); err != nil && readCtx.Err() == nil {
 				errc <- fmt.Errorf("read partition %d: %w", part, err)
+				cancel()
 			}
 		}(i, r)
 	}
-	go func() { wg.Wait(); close(ch) }()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
 
 	tick := time.NewTicker(p.opt.CheckpointInterval)
 	defer tick.Stop()
-	dirty := false
 	var runErr error
+	last := p.applied.Load()
 loop:
 	for {
 		select {
-		case b, ok := <-ch:
-			if !ok {
-				break loop
-			}
-			p.apply(b)
-			dirty = true
 		case <-tick.C:
-			if dirty {
+			if now := p.applied.Load(); now != last {
 				if err := p.Checkpoint(); err == nil {
-					dirty = false
+					last = now
 				}
 			}
-		case err := <-errc:
-			runErr = err
-			cancel()
-		case <-ctx.Done():
-			cancel()
-			// Drain what the readers already handed over, so that the
-			// final checkpoint includes it.
-			for b := range ch {
-				p.apply(b)
-				dirty = true
-			}
+		case <-done:
 			break loop
 		}
 	}
-	if dirty {
+	select {
+	case runErr = <-errc:
+	default:
+	}
+	if p.applied.Load() != last {
 		if err := p.Checkpoint(); err != nil && runErr == nil {
 			runErr = err
 		}
@@ -272,25 +264,26 @@ loop:
 	return runErr
 }
 
-func (p *Processor) read(ctx context.Context, part int, r Reader, ch chan<- *batch) error {
+// consume reads, decodes and applies one partition until ctx ends.
+func (p *Processor) consume(ctx context.Context, part int, r Reader) error {
+	items := make([]item, 0, 256)
 	for {
-		b := batchPool.Get().(*batch)
-		b.items = b.items[:0]
+		items = items[:0]
 		// Block for the first record, then take what is already there.
 		off, data, err := r.Next(ctx)
 		if err != nil {
 			return err
 		}
 		for {
-			b.items = append(b.items, item{part: part, off: off})
-			it := &b.items[len(b.items)-1]
+			items = append(items, item{off: off})
+			it := &items[len(items)-1]
 			if err := event.Decode(data, &it.rec); err != nil {
-				it.rec.Kind = 0 // applied as a no-op so the offset still advances
+				it.rec.Kind = 0 // skipped, so that the offset still advances
 				if h := p.opt.Hooks.OnBadRecord; h != nil {
 					h(part, off, err)
 				}
 			}
-			if len(b.items) == cap(b.items) {
+			if len(items) == cap(items) {
 				break
 			}
 			var ok bool
@@ -302,42 +295,41 @@ func (p *Processor) read(ctx context.Context, part int, r Reader, ch chan<- *bat
 				break
 			}
 		}
-		select {
-		case ch <- b:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		p.apply(part, items)
 	}
 }
 
-func (p *Processor) apply(b *batch) {
-	for i := range b.items {
-		it := &b.items[i]
+func (p *Processor) apply(part int, items []item) {
+	p.applyMu.RLock()
+	var ing int64
+	for i := range items {
+		it := &items[i]
 		if it.rec.Kind != 0 {
 			p.state.Apply(&it.rec)
+			if it.rec.Kind == event.KindEvent {
+				ing = max(ing, it.rec.Event.Ingested)
+			}
 		}
 	}
 	p.mu.Lock()
-	for i := range b.items {
-		it := &b.items[i]
-		if it.off+1 > p.offsets[it.part] {
-			p.offsets[it.part] = it.off + 1
-		}
-	}
+	p.offsets[part] = items[len(items)-1].off + 1
 	p.cond.Broadcast()
 	var offs []int64
 	if !p.ready.Load() {
 		offs = append(offs, p.offsets...)
 	}
 	p.mu.Unlock()
+	p.applied.Add(int64(len(items)))
+	p.applyMu.RUnlock()
 	if offs != nil {
 		p.checkReady(offs)
 	}
-	p.applied.Add(int64(len(b.items)))
-	if h := p.opt.Hooks.OnApplied; h != nil {
-		h(len(b.items))
+	if h := p.opt.Hooks.OnFreshness; h != nil && ing > 0 {
+		h(time.Since(time.UnixMilli(ing)))
 	}
-	batchPool.Put(b)
+	if h := p.opt.Hooks.OnApplied; h != nil {
+		h(len(items))
+	}
 }
 
 func (p *Processor) checkReady(offs []int64) {
@@ -349,10 +341,11 @@ func (p *Processor) checkReady(offs []int64) {
 	p.ready.Store(true)
 }
 
-// Checkpoint writes the state and the offsets it reflects, atomically. It
-// must be called from the goroutine that applies (Run calls it itself), or
-// when Run is not running.
+// Checkpoint writes the state and the offsets it reflects, atomically.
+// Applying pauses while it runs. Safe to call at any time.
 func (p *Processor) Checkpoint() (err error) {
+	p.applyMu.Lock()
+	defer p.applyMu.Unlock()
 	start := time.Now()
 	var size int64
 	defer func() {

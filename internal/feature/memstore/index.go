@@ -8,11 +8,11 @@ import (
 // background (RefreshIndex) and read without locks. Only in-stock products
 // are listed. Callers must not modify it.
 type Index struct {
-	Built      int64              // Unix ms of the clock it was decayed to
-	Global     []Scored           // most popular overall
-	Trending   []Scored           // rising: short-term over long-term popularity
+	Built      int64               // Unix ms of the clock it was decayed to
+	Global     []Scored            // most popular overall
+	Trending   []Scored            // rising: short-term over long-term popularity
 	ByCategory map[string][]Scored // most popular per category
-	MaxPop     float64            // the highest popularity, for normalising
+	MaxPop     float64             // the highest popularity, for normalising
 	Categories int
 }
 

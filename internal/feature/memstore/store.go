@@ -1,8 +1,10 @@
 package memstore
 
 import (
+	"cmp"
 	"hash/maphash"
-	"sort"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,8 +46,10 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Store is the in-memory state. Apply, Snapshot and Restore must be called
-// from one goroutine at a time; every other method is safe for concurrent use.
+// Store is the in-memory state. Apply may be called concurrently, as long as
+// each user's events come from one goroutine in order (the log partitions
+// by user); Snapshot must not run concurrently with Apply, and Restore with
+// anything. Every read method is safe for concurrent use.
 type Store struct {
 	opt      Options
 	seed     maphash.Seed
@@ -53,7 +57,6 @@ type Store struct {
 	products [nShards]productShard
 	covisit  [nShards]covShard
 	index    atomic.Pointer[Index]
-	scratch  []feature.Recent
 
 	lastIngested atomic.Int64 // ingest time of the newest applied event
 	lastEvent    atomic.Int64 // event time of the newest applied event
@@ -94,7 +97,7 @@ func (s *Store) shard(key string) int {
 	return int(maphash.String(s.seed, key) % nShards)
 }
 
-// Apply applies one log record. Only one goroutine may call it at a time.
+// Apply applies one log record.
 func (s *Store) Apply(r *event.Record) {
 	switch r.Kind {
 	case event.KindEvent:
@@ -166,11 +169,12 @@ func (s *Store) applyEvent(e *event.Event) {
 		u = &feature.User{ID: e.UserID}
 		ush.m[e.UserID] = u
 	}
-	s.scratch = u.ApplyEvent(e, cat, price, o, s.scratch)
+	var buf [10]feature.Recent
+	pairs := u.ApplyEvent(e, cat, price, o, buf[:0])
 	ush.mu.Unlock()
 
 	if w := float32(o.Weight(e.Type)); w > 0 {
-		for _, r := range s.scratch {
+		for _, r := range pairs {
 			rw := float32(o.Weight(r.Type))
 			if rw <= 0 {
 				continue
@@ -223,11 +227,11 @@ type Scored struct {
 }
 
 func sortScored(s []Scored) {
-	sort.Slice(s, func(i, j int) bool {
-		if s[i].Score != s[j].Score {
-			return s[i].Score > s[j].Score
+	slices.SortFunc(s, func(a, b Scored) int {
+		if a.Score != b.Score {
+			return cmp.Compare(b.Score, a.Score)
 		}
-		return s[i].ID < s[j].ID
+		return strings.Compare(a.ID, b.ID)
 	})
 }
 
@@ -270,18 +274,13 @@ func (s *Store) Product(id string) (*feature.Product, bool) {
 // CoVisited returns up to n items most often seen with id, strongest first.
 func (s *Store) CoVisited(id string, n int) []Scored {
 	sh := &s.covisit[s.shard(id)]
+	t := topK{k: n}
 	sh.mu.RLock()
-	m := sh.m[id]
-	out := make([]Scored, 0, len(m))
-	for k, v := range m {
-		out = append(out, Scored{ID: k, Score: float64(v)})
+	for k, v := range sh.m[id] {
+		t.push(Scored{ID: k, Score: float64(v)})
 	}
 	sh.mu.RUnlock()
-	sortScored(out)
-	if len(out) > n {
-		out = out[:n]
-	}
-	return out
+	return t.sorted()
 }
 
 // Stats describe the store's size and freshness.
