@@ -20,6 +20,8 @@ const (
 	TooLarge                // a body or batch over its limit: 413
 	NoSpace                 // the data disk is full: 507
 	Conflict                // the request conflicts with current state: 409
+	Unauthenticated         // no credentials: 401
+	Forbidden               // credentials that may not do this: 403
 )
 
 func (k Kind) String() string {
@@ -36,6 +38,10 @@ func (k Kind) String() string {
 		return "no space"
 	case Conflict:
 		return "conflict"
+	case Unauthenticated:
+		return "unauthenticated"
+	case Forbidden:
+		return "forbidden"
 	}
 	return "other"
 }

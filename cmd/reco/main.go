@@ -22,7 +22,8 @@ Commands:
   demo       run the server and a simulated shop against it (go run ./cmd/reco demo)
   serve      run the server: HTTP API, event log, stream processor, recommender
   bench      load-test a running server, open loop (reco bench --scenario recommend)
-  model      train, predict with, and inspect GBDT models (reco model help)
+  train      build the training set from the log, train the ranker, register a version (--promote)
+  model      train/predict/inspect GBDT files; import, list, promote, rollback versions (reco model help)
   help       show this
 
 Every command that runs the server reads reco.yaml (--config), RECO_* variables and flags;
@@ -57,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdBench(ctx, rest, stdout, stderr)
 	case "model":
 		return cmdModel(ctx, rest, stdout, stderr)
+	case "train":
+		return cmdTrain(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -41,6 +41,8 @@ type App struct {
 	API     *serve.Server
 	Logger  *slog.Logger
 
+	Models *modelManager
+
 	features feature.Options
 	imps     chan *event.Impression
 	now      func() time.Time
@@ -127,8 +129,13 @@ func Open(cfg config.Config, o Options) (*App, error) {
 			}
 		}
 	}
+	if a.Models, err = newModelManager(a); err != nil {
+		log.Close()
+		return nil, err
+	}
 	a.Rec = recommend.New(a.Store, a, recommend.Options{
 		Features:   a.features,
+		Rankers:    a.Models.For,
 		MaxResults: cfg.Recommend.MaxResults,
 		Rerank: rerank.Options{MaxPerCategory: cfg.Recommend.MaxPerCategory, PromotedBoost: cfg.Recommend.PromotedBoost,
 			MarginWeight: cfg.Recommend.MarginWeight},
@@ -144,6 +151,9 @@ func Open(cfg config.Config, o Options) (*App, error) {
 		MaxBatch:     cfg.Limits.MaxBatch,
 		MaxResults:   cfg.Recommend.MaxResults,
 		Ready:        a.Proc.Ready,
+		Models:       modelAdmin{a.Models},
+		IngestKeys:   cfg.Auth.IngestKeys,
+		AdminKeys:    cfg.Auth.AdminKeys,
 		Metrics:      m.Handler(),
 		Logger:       o.Logger,
 		Now:          o.Now,
@@ -408,6 +418,10 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.refreshIndex(gctx) })
 	g.Go(func() error { return a.retention(gctx) })
+	g.Go(func() error { return a.Models.watch(gctx) })
+	if spec := a.Config.Train.Schedule; spec != "" {
+		g.Go(func() error { return a.Models.schedule(gctx, spec) })
+	}
 	g.Go(func() error {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http: %w", err)

@@ -11,6 +11,9 @@ package config
 
 import (
 	"errors"
+
+	"github.com/robfig/cron/v3"
+
 	"fmt"
 	"slices"
 	"strings"
@@ -216,6 +219,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.MaxBatch < 1 {
 		bad("limits.max_batch", "must be at least 1")
+	}
+	if c.Train.Schedule != "" {
+		if _, err := cron.ParseStandard(c.Train.Schedule); err != nil {
+			bad("train.schedule", "%v", err)
+		}
 	}
 	for i, e := range c.Experiments {
 		key := fmt.Sprintf("experiments[%d]", i)

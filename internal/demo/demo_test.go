@@ -15,7 +15,7 @@ import (
 
 // small is a world that uploads quickly; tests override what they need.
 func small(url string) Options {
-	return Options{BaseURL: url, Seed: 1, Products: 2500, Categories: 20, Users: 300, Concurrency: 4}
+	return Options{BaseURL: url, Seed: 1, Products: 1500, Categories: 20, Users: 300, Concurrency: 4}
 }
 
 // runUntil runs o until the fake has accepted at least n events (or 8 s).
@@ -151,6 +151,7 @@ func TestClickModel(t *testing.T) {
 func TestCatalogUpload(t *testing.T) {
 	f := newFake(t)
 	o := small(f.URL)
+	o.Products = 2500
 	r := runUntil(t, f, o, 1)
 	_, batches, problems, _ := f.snapshot()
 	if len(problems) > 0 {
@@ -173,7 +174,7 @@ func TestCatalogUpload(t *testing.T) {
 
 func TestEventsValid(t *testing.T) {
 	f := newFake(t)
-	r := runUntil(t, f, small(f.URL), 8000)
+	r := runUntil(t, f, small(f.URL), 5000)
 	events, _, problems, reqIDs := f.snapshot()
 	if len(problems) > 0 {
 		t.Fatalf("server refused %d things, first: %v", len(problems), problems[:min(5, len(problems))])
@@ -288,11 +289,11 @@ func TestDeterministicWorker(t *testing.T) {
 	stream := func(seed int64) []string {
 		f := newFake(t)
 		o := small(f.URL)
-		o.Seed, o.Concurrency = seed, 1
-		runUntil(t, f, o, 1500)
+		o.Seed, o.Concurrency, o.Products = seed, 1, 1000
+		runUntil(t, f, o, 800)
 		events, _, _, _ := f.snapshot()
 		var out []string
-		for _, e := range events[:1500] {
+		for _, e := range events[:800] {
 			delete(e, "timestamp")
 			b, _ := json.Marshal(e)
 			out = append(out, string(b))
@@ -315,7 +316,7 @@ func TestDeterministicWorker(t *testing.T) {
 func TestDurationBounds(t *testing.T) {
 	f := newFake(t)
 	o := small(f.URL)
-	o.Duration = 500 * time.Millisecond
+	o.Products, o.Duration = 300, 700*time.Millisecond
 	var progress bytes.Buffer
 	o.Progress, o.progressEvery = &progress, 100*time.Millisecond
 	start := time.Now()
@@ -343,7 +344,8 @@ func TestCancelIsNotAnError(t *testing.T) {
 	defer cancel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cancel()
-		<-r.Context().Done()
+		time.Sleep(50 * time.Millisecond) // the client gives up first
+		w.WriteHeader(http.StatusOK)
 	}))
 	defer srv.Close()
 	r, err := Run(ctx, small(srv.URL))
@@ -355,11 +357,11 @@ func TestCancelIsNotAnError(t *testing.T) {
 func TestHTTPErrorsCountAndContinue(t *testing.T) {
 	f := newFake(t)
 	f.failEvents = 3
-	r := runUntil(t, f, small(f.URL), 3000)
+	r := runUntil(t, f, small(f.URL), 1500)
 	if r.Errors["503"] == 0 || !strings.Contains(r.ErrorSamples["503"], "log unavailable") {
 		t.Errorf("errors %v %v", r.Errors, r.ErrorSamples)
 	}
-	if r.Events < 3000 {
+	if r.Events < 1000 {
 		t.Errorf("only %d events accepted", r.Events)
 	}
 }
@@ -383,7 +385,7 @@ func TestUnreachable(t *testing.T) {
 
 func TestPrint(t *testing.T) {
 	f := newFake(t)
-	r := runUntil(t, f, small(f.URL), 2000)
+	r := runUntil(t, f, small(f.URL), 1000)
 	var b bytes.Buffer
 	r.Print(&b, f.URL+"/")
 	out := b.String()

@@ -34,6 +34,7 @@ type fakeServer struct {
 	products       map[string]map[string]any
 	order          []string            // product ids in upload order
 	byCategory     map[string][]string // product ids by category, in upload order
+	inStock        map[string]bool
 	productBatches []int
 	eventBatches   int
 	events         []map[string]any // in arrival order
@@ -51,6 +52,7 @@ func newFake(t *testing.T) *fakeServer {
 		rng:          rand.New(rand.NewPCG(7, 7)),
 		products:     map[string]map[string]any{},
 		byCategory:   map[string][]string{},
+		inStock:      map[string]bool{},
 		requestIDs:   map[string]bool{},
 		views:        map[string]map[string]int{},
 		productViews: map[string]int{},
@@ -269,6 +271,8 @@ func (f *fakeServer) putProducts(w http.ResponseWriter, r *http.Request) {
 			f.byCategory[cat] = append(f.byCategory[cat], id)
 		}
 		f.products[id] = p
+		inv, _ := num64(p["inventory"])
+		f.inStock[id] = inv > 0
 	}
 	f.mu.Unlock()
 	w.WriteHeader(http.StatusOK)
@@ -387,8 +391,7 @@ func (f *fakeServer) recommend(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *fakeServer) eligibleLocked(u, id string) bool {
-	inv, _ := num64(f.products[id]["inventory"])
-	return inv > 0 && !f.purchased[u][id]
+	return f.inStock[id] && !f.purchased[u][id]
 }
 
 // tasteLocked is the most viewed products of u's most viewed category.

@@ -2,6 +2,7 @@ package event
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"reflect"
@@ -239,12 +240,21 @@ func TestCodecCorrupt(t *testing.T) {
 		{"impression feature-name count past the end", append(AppendImpression(nil, &Impression{})[:10], 0xff, 0xff, 0xff, 0x0f)},
 		// Seven empty strings, time 0, no feature names, then 2^28 items.
 		{"impression claims many items", []byte{codecVersion, byte(KindImpression), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f}},
+		// Seven empty strings, time 0, no feature names, one item (empty
+		// ids, position 0, score 0) claiming 2^62 features.
+		{"impression item claims many features", binary.AppendUvarint([]byte{codecVersion, byte(KindImpression), 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+			0, 0, 0, 0, 0, 0, 0}, 1<<62)},
 		// Header, empty id/category/name, price, inventory, margin, time, then 100 attributes.
 		{"product claims many attributes", append(append([]byte{codecVersion, byte(KindProduct), 0, 0, 0, 0}, make([]byte, 8+1+8+1)...), 100)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var r Record
+			defer func() {
+				if p := recover(); p != nil {
+					t.Fatalf("Decode(%x) panicked: %v", tt.data, p)
+				}
+			}()
 			if err := Decode(tt.data, &r); err == nil {
 				t.Errorf("Decode(%x) = nil error, want one (decoded kind %v)", tt.data, r.Kind)
 			}

@@ -2,7 +2,10 @@ package rank
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"math"
+	"strings"
 
 	"github.com/recohq/reco/internal/candidate"
 	"github.com/recohq/reco/internal/feature"
@@ -29,6 +32,7 @@ type Slate struct {
 	Opt      *feature.Options
 
 	Vectors [][]float32 // aligned with Items, built by BuildVectors
+	Flat    []float32   // the same values, row-major in one array
 	Scores  []float64   // written by a Ranker
 }
 
@@ -55,6 +59,16 @@ var FeatureNames = []string{
 	"src_category_popular",
 	"src_trending",
 	"src_popular",
+}
+
+// NumFeatures is len(FeatureNames).
+const NumFeatures = numFeatures
+
+// SchemaHash identifies FeatureNames: a model trained on another schema is
+// refused.
+func SchemaHash() string {
+	h := sha256.Sum256([]byte(strings.Join(FeatureNames, ",")))
+	return hex.EncodeToString(h[:6])
 }
 
 // Indexes into a feature vector.
@@ -87,6 +101,7 @@ const (
 func BuildVectors(s *Slate) {
 	n := len(s.Items)
 	flat := make([]float32, n*numFeatures)
+	s.Flat = flat
 	s.Vectors = make([][]float32, n)
 	nan := float32(math.NaN())
 	o := s.Opt

@@ -45,9 +45,12 @@ type Hooks struct {
 
 // Options configure a Service.
 type Options struct {
-	Sources    []candidate.Source // nil means the default mix
-	PerSource  int                // candidates asked of each source; 0 means 100
-	Ranker     rank.Ranker        // nil means rank.Rules
+	Sources   []candidate.Source // nil means the default mix
+	PerSource int                // candidates asked of each source; 0 means 100
+	// Rankers returns the trained rankers to try for a user, in order (the
+	// serving or canary version, then the previous one). When every one
+	// fails, or there are none, the rule-based ranker ranks.
+	Rankers    func(userID string) []rank.Ranker
 	Rerank     rerank.Options
 	Features   feature.Options
 	MaxResults int // largest num_recommendations; 0 means 100
@@ -79,8 +82,8 @@ func New(st Store, sink ImpressionSink, o Options) *Service {
 	if o.PerSource == 0 {
 		o.PerSource = 100
 	}
-	if o.Ranker == nil {
-		o.Ranker = rank.Rules{}
+	if o.Rankers == nil {
+		o.Rankers = func(string) []rank.Ranker { return nil }
 	}
 	if o.MaxResults == 0 {
 		o.MaxResults = 100
@@ -102,6 +105,7 @@ type Request struct {
 	Context   map[string]any
 	N         int // 0 means 10
 	Exclude   []string
+	Explain   bool // add each item's top feature contributions
 }
 
 // Item is one recommended product.
@@ -112,6 +116,16 @@ type Item struct {
 	Price     float64 `json:"price"`
 	Source    string  `json:"source"`
 	Reason    string  `json:"reason"`
+	// Explanation lists the features that moved the item's score most
+	// (TreeSHAP contributions of the model), when the request asked.
+	Explanation []Factor `json:"explanation,omitempty"`
+}
+
+// Factor is one feature's contribution to an item's score.
+type Factor struct {
+	Feature      string  `json:"feature"`
+	Value        float64 `json:"value"`
+	Contribution float64 `json:"contribution"`
 }
 
 // Response is the served list.
@@ -177,10 +191,23 @@ func (s *Service) Recommend(ctx context.Context, req Request) (*Response, error)
 	slate := &rank.Slate{User: user, TopCats: topCats, Now: nowMs, Items: cands, Products: products, MaxPop: ix.MaxPop, Opt: fo}
 	rank.BuildVectors(slate)
 	resp := &Response{RequestID: newRequestID(), Candidates: len(cands)}
-	ranker := s.opt.Ranker
-	if err := ranker.Score(ctx, slate); err != nil || !finite(slate.Scores) {
-		resp.Fallback = "rule_based_ranker"
-		s.fallback(resp.Fallback)
+	var ranker rank.Ranker
+	chain := s.opt.Rankers(req.UserID)
+	for i, r := range chain {
+		if err := r.Score(ctx, slate); err == nil && finite(slate.Scores) {
+			ranker = r
+			if i > 0 {
+				resp.Fallback = "previous_model"
+				s.fallback(resp.Fallback)
+			}
+			break
+		}
+	}
+	if ranker == nil {
+		if len(chain) > 0 {
+			resp.Fallback = "rule_based_ranker"
+			s.fallback(resp.Fallback)
+		}
 		ranker = s.rules
 		slate.Scores = nil
 		_ = ranker.Score(ctx, slate)
@@ -236,6 +263,9 @@ func (s *Service) Recommend(ctx context.Context, req Request) (*Response, error)
 			reason = rank.Reason(slate, it.Index)
 		}
 		resp.Items[i] = Item{ProductID: it.ID, Score: round6(it.Score), Category: it.Category, Price: price, Source: it.Source, Reason: reason}
+		if req.Explain && it.Index < len(slate.Items) {
+			resp.Items[i].Explanation = explain(ranker, slate, it.Index)
+		}
 		im.Items[i] = event.ImpressionItem{ProductID: it.ID, Source: it.Source, Position: int32(i), Score: float32(it.Score)}
 		if it.Index < len(slate.Vectors) {
 			im.Items[i].Features = slate.Vectors[it.Index]
@@ -275,6 +305,38 @@ func (s *Service) fillers(ix *memstore.Index, cands []candidate.Candidate, k int
 			Reason: "popular right now", InStock: p.InStock(), Promoted: p.Promoted, Index: i})
 	}
 	return items, products
+}
+
+// explain returns the top contributions of a model's score, or for the
+// rule-based ranker the values of the features its formula uses.
+func explain(r rank.Ranker, s *rank.Slate, i int) []Factor {
+	v := s.Vectors[i]
+	if m, ok := r.(*rank.Model); ok {
+		cs, err := m.Explain(s, i, 5)
+		if err != nil {
+			return nil
+		}
+		out := make([]Factor, len(cs))
+		for k, c := range cs {
+			out[k] = Factor{Feature: c.Name, Value: nanToZero(float64(v[c.Feature])), Contribution: round6(c.Value)}
+		}
+		return out
+	}
+	var out []Factor
+	for k, name := range rank.FeatureNames {
+		switch name {
+		case "category_affinity", "product_popularity_score", "price_fit", "src_co_visitation", "src_history":
+			out = append(out, Factor{Feature: name, Value: nanToZero(float64(v[k]))})
+		}
+	}
+	return out
+}
+
+func nanToZero(f float64) float64 {
+	if math.IsNaN(f) {
+		return 0
+	}
+	return round6(f)
 }
 
 func (s *Service) stage(name string, start time.Time) time.Time {

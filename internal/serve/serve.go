@@ -56,6 +56,9 @@ type Options struct {
 	Hooks        Hooks
 	Logger       *slog.Logger
 	Now          func() time.Time
+	Models       ModelAdmin // nil: no model endpoints
+	IngestKeys   []string   // keys for events and products (admin keys work too); none: open
+	AdminKeys    []string   // keys for admin endpoints; none: open
 }
 
 // Server is the HTTP API.
@@ -65,6 +68,8 @@ type Server struct {
 	feat FeatureReader
 	opt  Options
 	mux  *http.ServeMux
+
+	ingestKeys, adminKeys keySet
 }
 
 // New builds the API over the services.
@@ -87,10 +92,12 @@ func New(ing Ingester, rec Recommender, feat FeatureReader, o Options) *Server {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	s := &Server{ing: ing, rec: rec, feat: feat, opt: o, mux: http.NewServeMux()}
-	s.route("POST /v1/events", "events", s.postEvents)
-	s.route("PUT /v1/products", "products", s.putProducts)
-	s.route("POST /v1/products", "products", s.putProducts)
+	s := &Server{ing: ing, rec: rec, feat: feat, opt: o, mux: http.NewServeMux(),
+		ingestKeys: newKeySet(o.IngestKeys), adminKeys: newKeySet(o.AdminKeys)}
+	s.route("POST /v1/events", "events", s.ingest(s.postEvents))
+	s.route("PUT /v1/products", "products", s.ingest(s.putProducts))
+	s.route("POST /v1/products", "products", s.ingest(s.putProducts))
+	s.routeModels()
 	s.route("POST /v1/recommend", "recommend", s.postRecommend)
 	s.route("GET /v1/users/{id}/features", "user_features", s.getUserFeatures)
 	s.route("GET /v1/products/{id}/features", "product_features", s.getProductFeatures)
@@ -167,6 +174,10 @@ func statusOf(err error) int {
 		return http.StatusInsufficientStorage
 	case reco.Conflict:
 		return http.StatusConflict
+	case reco.Unauthenticated:
+		return http.StatusUnauthorized
+	case reco.Forbidden:
+		return http.StatusForbidden
 	}
 	return http.StatusInternalServerError
 }
@@ -262,6 +273,7 @@ type recommendRequest struct {
 	Context            map[string]any `json:"context"`
 	NumRecommendations *float64       `json:"num_recommendations"`
 	Exclude            []string       `json:"exclude"`
+	Explain            bool           `json:"explain"`
 }
 
 type recommendResponse struct {
@@ -314,7 +326,7 @@ func (s *Server) postRecommend(w http.ResponseWriter, r *http.Request) error {
 		ctx, cancel = context.WithTimeout(ctx, s.opt.Timeout)
 		defer cancel()
 	}
-	rq := recommend.Request{UserID: req.UserID.S, Context: req.Context, N: n, Exclude: req.Exclude}
+	rq := recommend.Request{UserID: req.UserID.S, Context: req.Context, N: n, Exclude: req.Exclude, Explain: req.Explain}
 	if req.SessionID != nil {
 		rq.SessionID = *req.SessionID
 	}

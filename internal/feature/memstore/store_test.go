@@ -532,3 +532,79 @@ func TestConcurrentReaders(t *testing.T) {
 		t.Error("the readers never ran")
 	}
 }
+
+// TestConcurrentApplyPartitioned applies events from two goroutines, each
+// owning a partition of the users (as the stream's partitions do), with
+// readers running: users, co-visitation and product counters must end as
+// after a sequential replay.
+func TestConcurrentApplyPartitioned(t *testing.T) {
+	var recs []*event.Record
+	for _, r := range randomRecords(5, 6000) {
+		if r.Kind != event.KindEvent {
+			continue
+		}
+		e := &r.Event
+		e.Category = "c" + e.ProductID[len(e.ProductID)-1:] // one category per product
+		if e.Price < 0 {
+			e.Price = 10
+		}
+		recs = append(recs, r)
+	}
+	opt := Options{Now: fixedClock(t0)}
+	seq := New(opt)
+	for _, r := range recs {
+		seq.Apply(r)
+	}
+	par := New(opt)
+	var parts [2][]*event.Record
+	for _, r := range recs {
+		k := int(r.Event.UserID[len(r.Event.UserID)-1]) % 2
+		parts[k] = append(parts[k], r)
+	}
+	var done atomic.Bool
+	var readers sync.WaitGroup
+	readers.Add(1)
+	go func() {
+		defer readers.Done()
+		for i := 0; !done.Load(); i++ {
+			par.User(fmt.Sprintf("u%d", i%30))
+			par.CoVisited(fmt.Sprintf("p%d", i%40), 10)
+			par.Product(fmt.Sprintf("p%d", i%40))
+			par.RefreshIndex()
+		}
+	}()
+	var writers sync.WaitGroup
+	for _, part := range parts {
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			for _, r := range part {
+				par.Apply(r)
+			}
+		}()
+	}
+	writers.Wait()
+	done.Store(true)
+	readers.Wait()
+
+	if a, b := seq.Stats(), par.Stats(); a.Users != b.Users || a.Products != b.Products || a.CoVisitItems != b.CoVisitItems || a.Applied != b.Applied {
+		t.Errorf("Stats: concurrent %+v, sequential %+v", b, a)
+	}
+	for i := range 40 {
+		uid, pid := fmt.Sprintf("u%d", i), fmt.Sprintf("p%d", i)
+		if a, b := must(seq.User(uid)), must(par.User(uid)); !reflect.DeepEqual(a, b) {
+			t.Errorf("User(%s): concurrent %+v, sequential %+v", uid, b, a)
+		}
+		if a, b := seq.CoVisited(pid, 1000), par.CoVisited(pid, 1000); !reflect.DeepEqual(a, b) {
+			t.Errorf("CoVisited(%s): concurrent %v, sequential %v", pid, b, a)
+		}
+		a, b := must(seq.Product(pid)), must(par.Product(pid))
+		if (a == nil) != (b == nil) || a != nil && (a.Views != b.Views || a.Clicks != b.Clicks || a.Carts != b.Carts ||
+			a.Purchases != b.Purchases || a.Reviews != b.Reviews || a.RatingSum != b.RatingSum || a.Category != b.Category ||
+			a.Updated != b.Updated || math.Abs(a.Popularity.At(t0, 1e9)-b.Popularity.At(t0, 1e9)) > 1e-6) {
+			t.Errorf("Product(%s): concurrent %+v, sequential %+v", pid, b, a)
+		}
+	}
+}
+
+func must[T any](v *T, _ bool) *T { return v }
