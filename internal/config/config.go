@@ -11,6 +11,8 @@ package config
 
 import (
 	"errors"
+	"math"
+	"strconv"
 
 	"github.com/robfig/cron/v3"
 
@@ -244,9 +246,9 @@ type Duration time.Duration
 func ParseDuration(s string) (Duration, error) {
 	s = strings.TrimSpace(s)
 	if strings.HasSuffix(s, "d") {
-		var days float64
-		if _, err := fmt.Sscanf(strings.TrimSuffix(s, "d"), "%g", &days); err != nil {
-			return 0, fmt.Errorf("bad duration %q", s)
+		days, err := strconv.ParseFloat(strings.TrimSuffix(s, "d"), 64)
+		if err != nil || days < 0 || math.IsInf(days, 0) || math.IsNaN(days) {
+			return 0, fmt.Errorf("bad duration %q (want e.g. 500ms, 10s, 2h, 7d)", s)
 		}
 		return Duration(days * float64(24*time.Hour)), nil
 	}

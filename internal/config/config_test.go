@@ -323,10 +323,6 @@ func TestLoadBadValues(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.name == "file: partitions not a number" {
-				t.Skip("BUG (needs a decision): a YAML type mismatch in the file is reported as " +
-					"\"line 2: cannot unmarshal !!str `many` into int\": the line, not the key event_log.partitions")
-			}
 			env := map[string]string{}
 			for k, v := range tt.env {
 				env[k] = v

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -27,18 +26,46 @@ func Parse(data []byte, c *Config) error {
 	if errs := checkKeys(root.Content[0], reflect.TypeOf(*c), ""); len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil {
-		return fmt.Errorf("reco.yaml: %s", cleanYAMLErr(err))
+	if errs := decodeNode(root.Content[0], reflect.ValueOf(c).Elem(), ""); len(errs) > 0 {
+		return errors.Join(errs...)
 	}
 	return nil
+}
+
+// decodeNode decodes a mapping into a struct key by key, so that a bad
+// value's error names its key and line.
+func decodeNode(n *yaml.Node, v reflect.Value, prefix string) []error {
+	if n.Kind != yaml.MappingNode {
+		return nil // checkKeys reported it
+	}
+	var errs []error
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		f, ok := fieldByTag(v.Type(), k.Value)
+		if !ok {
+			continue
+		}
+		fv := v.FieldByIndex(f.Index)
+		key := prefix + k.Value
+		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(Duration(0)) && val.Kind == yaml.MappingNode {
+			errs = append(errs, decodeNode(val, fv, key+".")...)
+			continue
+		}
+		if err := val.Decode(fv.Addr().Interface()); err != nil {
+			errs = append(errs, fmt.Errorf("%s (line %d): %s", key, val.Line, cleanYAMLErr(err)))
+		}
+	}
+	return errs
 }
 
 func cleanYAMLErr(err error) string {
 	s := err.Error()
 	s = strings.TrimPrefix(s, "yaml: unmarshal errors:\n")
-	return strings.TrimSpace(s)
+	s = strings.TrimSpace(s)
+	if i := strings.Index(s, ": "); strings.HasPrefix(s, "line ") && i > 0 {
+		s = s[i+2:] // the caller names the line
+	}
+	return s
 }
 
 // checkKeys walks a mapping node against a struct type and reports keys

@@ -125,7 +125,10 @@ func Decode(data []byte, r *Record) error {
 		p.Time = d.varint()
 		n := d.uvarint()
 		p.Attributes = nil
-		if n > 0 && n < uint64(len(data)) {
+		if n > uint64(len(data)) {
+			return errShort
+		}
+		if n > 0 {
 			p.Attributes = make(map[string]string, n)
 			for i := uint64(0); i < n && d.err == nil; i++ {
 				k := d.string()

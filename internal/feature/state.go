@@ -194,19 +194,23 @@ func (u *User) ApplyEvent(e *event.Event, cat string, price float64, o *Options,
 		}
 	}
 	// Items seen earlier in the same session (or within the session gap).
+	// Without session ids, a session ends where the user was idle longer
+	// than SessionGap between two consecutive events.
 	sameSession = sameSession[:0]
 	gap := o.SessionGap.Milliseconds()
+	prev := e.Time
 	for i := len(u.Recent) - 1; i >= 0 && len(sameSession) < 10; i-- {
 		r := u.Recent[i]
-		if r.Product == e.ProductID {
-			continue
-		}
 		if e.SessionID != "" && r.Session != "" {
 			if r.Session != e.SessionID {
 				break
 			}
-		} else if e.Time-r.Time > gap || r.Time-e.Time > gap {
+		} else if prev-r.Time > gap || r.Time-prev > gap {
 			break
+		}
+		prev = r.Time
+		if r.Product == e.ProductID {
+			continue
 		}
 		sameSession = append(sameSession, r)
 	}
