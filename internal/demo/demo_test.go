@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -18,7 +19,7 @@ func small(url string) Options {
 	return Options{BaseURL: url, Seed: 1, Products: 1500, Categories: 20, Users: 300, Concurrency: 4}
 }
 
-// runUntil runs o until the fake has accepted at least n events (or 8 s).
+// runUntil runs o until the fake has accepted at least n events (or 30 s).
 func runUntil(t *testing.T, f *fakeServer, o Options, n int) Report {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
@@ -29,7 +30,7 @@ func runUntil(t *testing.T, f *fakeServer, o Options, n int) Report {
 		}
 	}
 	if o.Duration == 0 {
-		o.Duration = 8 * time.Second
+		o.Duration = 30 * time.Second
 	}
 	r, err := Run(ctx, o)
 	if err != nil {
@@ -39,6 +40,7 @@ func runUntil(t *testing.T, f *fakeServer, o Options, n int) Report {
 }
 
 func TestOptionsValidate(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		o    Options
@@ -66,6 +68,7 @@ func TestOptionsValidate(t *testing.T) {
 }
 
 func TestWorldDeterministic(t *testing.T) {
+	t.Parallel()
 	o := Options{Seed: 42, Products: 3000, Categories: 60, Users: 500}
 	a, b := newWorld(o), newWorld(o)
 	if !reflect.DeepEqual(a, b) {
@@ -117,6 +120,7 @@ func TestWorldDeterministic(t *testing.T) {
 }
 
 func TestClickModel(t *testing.T) {
+	t.Parallel()
 	w := newWorld(Options{Seed: 3, Products: 500, Categories: 10, Users: 10})
 	u := &w.Users[0]
 	fav := u.Cats[0]
@@ -149,6 +153,7 @@ func TestClickModel(t *testing.T) {
 }
 
 func TestCatalogUpload(t *testing.T) {
+	t.Parallel()
 	f := newFake(t)
 	o := small(f.URL)
 	o.Products = 2500
@@ -173,6 +178,7 @@ func TestCatalogUpload(t *testing.T) {
 }
 
 func TestEventsValid(t *testing.T) {
+	t.Parallel()
 	f := newFake(t)
 	r := runUntil(t, f, small(f.URL), 5000)
 	events, _, problems, reqIDs := f.snapshot()
@@ -243,6 +249,7 @@ func TestEventsValid(t *testing.T) {
 // products, as an experiment, and checks that the simulated users click the
 // first kind clearly more.
 func TestTasteClicks(t *testing.T) {
+	t.Parallel()
 	f := newFake(t)
 	f.strategy = "ab"
 	ctx, cancel := context.WithCancel(t.Context())
@@ -255,7 +262,7 @@ func TestTasteClicks(t *testing.T) {
 	}
 	o := small(f.URL)
 	o.Concurrency = 8
-	o.Duration = 9 * time.Second
+	o.Duration = 30 * time.Second
 	r, err := Run(ctx, o)
 	if err != nil {
 		t.Fatal(err)
@@ -286,6 +293,7 @@ func TestTasteClicks(t *testing.T) {
 // TestDeterministicWorker runs one worker twice against fresh fakes and
 // checks the same events (but for timestamps) arrive in the same order.
 func TestDeterministicWorker(t *testing.T) {
+	t.Parallel()
 	stream := func(seed int64) []string {
 		f := newFake(t)
 		o := small(f.URL)
@@ -314,6 +322,7 @@ func TestDeterministicWorker(t *testing.T) {
 }
 
 func TestDurationBounds(t *testing.T) {
+	t.Parallel()
 	f := newFake(t)
 	o := small(f.URL)
 	o.Products, o.Duration = 300, 700*time.Millisecond
@@ -340,6 +349,7 @@ func TestDurationBounds(t *testing.T) {
 // TestCancelIsNotAnError cancels during the catalog upload; runUntil checks
 // the same after the upload.
 func TestCancelIsNotAnError(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -355,6 +365,7 @@ func TestCancelIsNotAnError(t *testing.T) {
 }
 
 func TestHTTPErrorsCountAndContinue(t *testing.T) {
+	t.Parallel()
 	f := newFake(t)
 	f.failEvents = 3
 	r := runUntil(t, f, small(f.URL), 1500)
@@ -367,6 +378,7 @@ func TestHTTPErrorsCountAndContinue(t *testing.T) {
 }
 
 func TestUnreachable(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(nil)
 	url := srv.URL
 	srv.Close()
@@ -378,12 +390,36 @@ func TestUnreachable(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), url) || !strings.Contains(err.Error(), "unreachable") {
 		t.Fatalf("Run = %v, want an error naming %s", err, url)
 	}
-	if took := time.Since(start); took > 2*time.Second {
+	if took := time.Since(start); took > 3*time.Second {
 		t.Errorf("gave up after %v", took)
 	}
 }
 
+// TestServerDies stops the server mid-run: Run gives up once it has been
+// unreachable for unreachableAfter and returns what it measured until then.
+func TestServerDies(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	var once sync.Once
+	f.onEvents = func(total int) {
+		if total >= 500 {
+			once.Do(func() { go f.srv.Close() })
+		}
+	}
+	o := small(f.URL)
+	o.unreachableAfter, o.Duration = 300*time.Millisecond, 20*time.Second
+	start := time.Now()
+	r, err := Run(t.Context(), o)
+	if err == nil || !strings.Contains(err.Error(), f.URL) {
+		t.Fatalf("Run = %v, want an error naming %s", err, f.URL)
+	}
+	if took := time.Since(start); took > 6*time.Second || r.Events < 400 || r.Errors["network"] == 0 {
+		t.Errorf("after %v: %d events, errors %v", took, r.Events, r.Errors)
+	}
+}
+
 func TestPrint(t *testing.T) {
+	t.Parallel()
 	f := newFake(t)
 	r := runUntil(t, f, small(f.URL), 1000)
 	var b bytes.Buffer

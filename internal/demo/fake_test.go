@@ -22,6 +22,7 @@ import (
 // recommendations with a strategy the test picks.
 type fakeServer struct {
 	URL string
+	srv *httptest.Server
 
 	// Set before the run starts.
 	strategy    string          // "taste" (default), "random" or "ab" (alternating, with an experiment field)
@@ -64,7 +65,7 @@ func newFake(t *testing.T) *fakeServer {
 	mux.HandleFunc("POST /v1/recommend", f.recommend)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	f.URL = srv.URL
+	f.URL, f.srv = srv.URL, srv
 	return f
 }
 

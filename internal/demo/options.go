@@ -19,7 +19,7 @@ type Options struct {
 	Categories  int           // 0 means 50; at most Products
 	Users       int           // 0 means 5,000
 	Duration    time.Duration // 0 means run until ctx is cancelled
-	Concurrency int           // simulated users acting at once; 0 means 16
+	Concurrency int           // simulated users acting at once (at most Users); 0 means 16
 	Progress    io.Writer     // a progress line every ~2 s; nil means none
 	HTTPClient  *http.Client  // nil means a client with a 10 s timeout and Concurrency idle connections
 

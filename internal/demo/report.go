@@ -36,8 +36,8 @@ func (c Counts) ListCTR() float64 {
 	return float64(c.ListsClicked) / float64(c.Lists)
 }
 
-// Report is what a run measured from the client side. Maps are never nil and
-// belong to the caller.
+// Report is what a run measured from the client side. In a Report from Run
+// the maps are never nil; they belong to the caller.
 type Report struct {
 	Seed        int64
 	Products    int // catalog size generated

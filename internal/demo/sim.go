@@ -27,7 +27,7 @@ const (
 	catalogBatch   = 1000
 	maxEventBatch  = 64   // a worker flushes at this many buffered events
 	recAtStart     = 0.6  // probability of a home-page recommendation at session start
-	recPerStep     = 0.1  // probability that a session step asks for recommendations
+	recPerStep     = 0.09 // probability that a session step asks for recommendations
 	explore        = 0.15 // probability that a browse step leaves the preferred categories
 	numRecommended = 10
 )
@@ -98,17 +98,26 @@ func now() string { return time.Now().UTC().Format("2006-01-02T15:04:05.000Z07:0
 // Report and the run carries on; Run returns an error (with the Report so
 // far) only for invalid Options or a server unreachable for more than 5 s.
 func Run(ctx context.Context, o Options) (Report, error) {
+	ownClient := o.HTTPClient == nil
 	o = o.withDefaults()
 	if err := o.validate(); err != nil {
 		return Report{}, fmt.Errorf("demo options: %w", err)
 	}
 	start := time.Now()
-	runCtx, cancel := context.WithCancel(ctx)
+	var (
+		runCtx context.Context
+		cancel context.CancelFunc
+	)
 	if o.Duration > 0 {
 		runCtx, cancel = context.WithTimeout(ctx, o.Duration)
+	} else {
+		runCtx, cancel = context.WithCancel(ctx)
 	}
 	defer cancel()
 
+	if ownClient {
+		defer o.HTTPClient.CloseIdleConnections()
+	}
 	w := newWorld(o)
 	st := newStats(o, w, start)
 	c := &client{base: o.BaseURL, hc: o.HTTPClient, limit: o.unreachableAfter, st: st}
@@ -277,7 +286,8 @@ func (wk *worker) session(ctx context.Context) error {
 	}
 	wk.sessions++
 	wk.st.addSession()
-	steps := 3 + min(int(wk.r.ExpFloat64()*6), 60)
+	steps := 5 + min(int(wk.r.ExpFloat64()*12), 80) // about 17 steps, 2 recommendation lists
+
 	if wk.r.Float64() < recAtStart {
 		if err := wk.recommend(ctx, s); err != nil {
 			return err
