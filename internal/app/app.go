@@ -93,8 +93,7 @@ func Open(cfg config.Config, o Options) (*App, error) {
 	}
 	a.Log = log
 	a.features = featureOptions(cfg.Features)
-	a.Store = memstore.New(memstore.Options{Features: a.features, Now: o.Now})
-	a.Proc = stream.New(logSource{log}, a.Store, stream.Options{
+	procOpts := stream.Options{
 		Dir:                filepath.Join(cfg.DataDir, "state"),
 		CheckpointInterval: cfg.OnlineStore.CheckpointInterval.D(),
 		Hooks: stream.Hooks{
@@ -114,20 +113,19 @@ func Open(cfg config.Config, o Options) (*App, error) {
 				o.Logger.Error("skipped an undecodable log record", "partition", p, "offset", off, "err", err)
 			},
 		},
-	})
+	}
+	a.Proc = stream.New(logSource{log}, a.newState(), procOpts)
 	if err := a.Proc.Recover(); err != nil {
-		// A bad checkpoint is not fatal: the log is the source of truth,
-		// as long as it still holds everything from offset 0.
+		// A bad or outdated checkpoint is not fatal: the log is the source
+		// of truth, as long as it still holds everything from offset 0.
 		o.Logger.Warn("ignoring checkpoint, replaying the log from the start", "err", err)
-		a.Store = memstore.New(memstore.Options{Features: a.features, Now: o.Now})
-		a.Proc = stream.New(logSource{log}, a.Store, stream.Options{Dir: filepath.Join(cfg.DataDir, "state"),
-			CheckpointInterval: cfg.OnlineStore.CheckpointInterval.D()})
 		for p := 0; p < log.Partitions(); p++ {
 			if log.StartOffset(p) > 0 {
 				log.Close()
 				return nil, fmt.Errorf("checkpoint unusable and the log no longer starts at 0 (partition %d): %w", p, err)
 			}
 		}
+		a.Proc = stream.New(logSource{log}, a.newState(), procOpts)
 	}
 	if a.Models, err = newModelManager(a); err != nil {
 		log.Close()
@@ -170,6 +168,14 @@ func Open(cfg config.Config, o Options) (*App, error) {
 	})
 	a.registerGauges()
 	return a, nil
+}
+
+// newState builds the empty state the stream processor keeps current: the
+// online store and everything else derived from the log, checkpointed
+// together.
+func (a *App) newState() stream.State {
+	a.Store = memstore.New(memstore.Options{Features: a.features, Now: a.now})
+	return &stream.Multi{Names: []string{"online"}, States: []stream.State{a.Store}}
 }
 
 func featureOptions(c config.Features) feature.Options {

@@ -251,12 +251,13 @@ func (s *Store) User(id string) (*feature.User, bool) {
 // Products fills out[i] with a copy of products ids[i] (nil when unknown).
 // Attributes are shared, not copied: callers must not modify them.
 func (s *Store) Products(ids []string, out []*feature.Product) {
+	buf := make([]feature.Product, len(ids)) // one allocation for the whole slate
 	for i, id := range ids {
 		sh := &s.products[s.shard(id)]
 		sh.mu.RLock()
 		if p := sh.m[id]; p != nil {
-			c := *p
-			out[i] = &c
+			buf[i] = *p
+			out[i] = &buf[i]
 		} else {
 			out[i] = nil
 		}
