@@ -193,12 +193,12 @@ func TestQualityMatchesXGBoost(t *testing.T) {
 	dir := t.TempDir()
 	train, valid := filepath.Join(dir, "train.csv"), filepath.Join(dir, "valid.csv")
 	xgbTool(t, "gen", "--rows", "100000", "--valid-rows", "20000", "--missing", "0.1", "--out", train, "--valid-out", valid)
-	res := xgbTool(t, "train", "--train", train, "--valid", valid, "--rounds", "100", "--model-out", filepath.Join(dir, "x.json"),
-		"--params", `{"objective":"binary:logistic","tree_method":"hist","max_depth":6,"eta":0.1,"max_bin":256,"lambda":1,"min_child_weight":1,"nthread":2}`)
+	res := xgbTool(t, "train", "--train", train, "--valid", valid, "--rounds", "60", "--model-out", filepath.Join(dir, "x.json"),
+		"--params", `{"objective":"binary:logistic","tree_method":"hist","max_depth":6,"eta":0.15,"max_bin":256,"lambda":1,"min_child_weight":1,"nthread":2}`)
 	xgbAUC := res["valid_auc"].(float64)
 	tr, va := readCSV(t, train), readCSV(t, valid)
 	p := DefaultParams()
-	p.Rounds, p.MaxDepth, p.Eta, p.Threads = 100, 6, 0.1, 2
+	p.Rounds, p.MaxDepth, p.Eta, p.Threads = 60, 6, 0.15, 2
 	m, _, err := Train(context.Background(), p, tr, nil)
 	if err != nil {
 		t.Fatal(err)

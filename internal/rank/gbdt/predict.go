@@ -12,16 +12,21 @@ const maxPadDepth = 10
 
 // forest is the scoring form of a model's trees, in contiguous arrays.
 //
-// Every node reads its feature from a per-row buffer of 2*nf values: the
-// row with NaN replaced by -Inf, then the row with NaN replaced by +Inf. A
-// node whose missing values go left reads the first copy, one whose missing
-// values go right the second, and then "x >= threshold" alone decides
-// "go right", missing values included.
+// Every node reads its value from a per-row buffer of 2*nf slots: the row
+// with NaN replaced by -Inf, then the row with NaN replaced by +Inf, each
+// value stored as key(v). A node whose missing values go left reads the
+// first copy, one whose missing values go right the second, and then
+// "key(x) >= key(threshold)" alone decides "go right", missing values
+// included. This is XGBoost's rule: left when x < threshold, NaN to the
+// default side. (A -Inf threshold with default left is the one split this
+// cannot express; such a tree uses the general layout.)
 //
 // Trees up to maxPadDepth deep are padded to complete binary trees in heap
 // order (children of i at 2i+1 and 2i+2) with a leaf above the bottom
 // copied into both subtrees, so scoring walks exactly depth levels with no
-// branches. Deeper trees use struct-of-arrays node lists.
+// branches. pnodes and pleaves keep padNodes spare entries after the last
+// tree, so every tree can be viewed as a [padNodes] array. Deeper trees use
+// struct-of-arrays node lists.
 type forest struct {
 	nf int
 
