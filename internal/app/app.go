@@ -21,6 +21,7 @@ import (
 	"github.com/recohq/reco/internal/config"
 	"github.com/recohq/reco/internal/event"
 	"github.com/recohq/reco/internal/event/seglog"
+	"github.com/recohq/reco/internal/experiment"
 	"github.com/recohq/reco/internal/feature"
 	"github.com/recohq/reco/internal/feature/memstore"
 	"github.com/recohq/reco/internal/metrics"
@@ -41,7 +42,9 @@ type App struct {
 	API     *serve.Server
 	Logger  *slog.Logger
 
-	Models *modelManager
+	Models      *modelManager
+	Experiments *experiment.Registry
+	Accum       *experiment.Accumulator
 
 	features feature.Options
 	imps     chan *event.Impression
@@ -131,6 +134,10 @@ func Open(cfg config.Config, o Options) (*App, error) {
 		log.Close()
 		return nil, err
 	}
+	if err := a.openExperiments(); err != nil {
+		log.Close()
+		return nil, err
+	}
 	a.Rec = recommend.New(a.Store, a, recommend.Options{
 		Features:   a.features,
 		Rankers:    a.Models.For,
@@ -144,12 +151,13 @@ func Open(cfg config.Config, o Options) (*App, error) {
 			OnSource:   func(src string, n int) { m.Candidates.WithLabelValues(src).Add(float64(n)) },
 		},
 	})
-	a.API = serve.New(a, a.Rec, a, serve.Options{
+	a.API = serve.New(a, a, a, serve.Options{
 		MaxBodyBytes: cfg.Limits.MaxBodyBytes,
 		MaxBatch:     cfg.Limits.MaxBatch,
 		MaxResults:   cfg.Recommend.MaxResults,
 		Ready:        a.Proc.Ready,
 		Models:       modelAdmin{a.Models},
+		Experiments:  experimentAdmin{a},
 		IngestKeys:   cfg.Auth.IngestKeys,
 		AdminKeys:    cfg.Auth.AdminKeys,
 		Metrics:      m.Handler(),
@@ -175,7 +183,8 @@ func Open(cfg config.Config, o Options) (*App, error) {
 // together.
 func (a *App) newState() stream.State {
 	a.Store = memstore.New(memstore.Options{Features: a.features, Now: a.now})
-	return &stream.Multi{Names: []string{"online"}, States: []stream.State{a.Store}}
+	a.Accum = experiment.NewAccumulator(experiment.Options{})
+	return &stream.Multi{Names: []string{"online", "experiments"}, States: []stream.State{a.Store, a.Accum}}
 }
 
 func featureOptions(c config.Features) feature.Options {

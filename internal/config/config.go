@@ -16,6 +16,9 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/recohq/reco"
+	"github.com/recohq/reco/internal/experiment"
+
 	"fmt"
 	"slices"
 	"strings"
@@ -24,19 +27,19 @@ import (
 
 // Config is the whole configuration. Zero values mean the embedded defaults.
 type Config struct {
-	Addr         string       `yaml:"addr" help:"HTTP listen address"`
-	DataDir      string       `yaml:"data_dir" help:"directory for the log, checkpoints and models"`
-	LogLevel     string       `yaml:"log_level" help:"debug, info, warn or error"`
-	EventLog     EventLog     `yaml:"event_log"`
-	OnlineStore  OnlineStore  `yaml:"online_store"`
-	OfflineStore OfflineStore `yaml:"offline_store"`
-	Analytics    Analytics    `yaml:"analytics"`
-	Auth         Auth         `yaml:"auth"`
-	Experiments  []Experiment `yaml:"experiments"`
-	Train        Train        `yaml:"train"`
-	Features     Features     `yaml:"features"`
-	Recommend    Recommend    `yaml:"recommend"`
-	Limits       Limits       `yaml:"limits"`
+	Addr         string                  `yaml:"addr" help:"HTTP listen address"`
+	DataDir      string                  `yaml:"data_dir" help:"directory for the log, checkpoints and models"`
+	LogLevel     string                  `yaml:"log_level" help:"debug, info, warn or error"`
+	EventLog     EventLog                `yaml:"event_log"`
+	OnlineStore  OnlineStore             `yaml:"online_store"`
+	OfflineStore OfflineStore            `yaml:"offline_store"`
+	Analytics    Analytics               `yaml:"analytics"`
+	Auth         Auth                    `yaml:"auth"`
+	Experiments  []experiment.Experiment `yaml:"experiments"`
+	Train        Train                   `yaml:"train"`
+	Features     Features                `yaml:"features"`
+	Recommend    Recommend               `yaml:"recommend"`
+	Limits       Limits                  `yaml:"limits"`
 }
 
 // EventLog chooses and tunes the event bus.
@@ -81,21 +84,6 @@ type Analytics struct {
 type Auth struct {
 	IngestKeys []string `yaml:"ingest_keys" help:"keys accepted for POST /v1/events and PUT /v1/products"`
 	AdminKeys  []string `yaml:"admin_keys" help:"keys accepted for admin endpoints"`
-}
-
-// Experiment is an A/B test defined in the file.
-type Experiment struct {
-	ID       string    `yaml:"id"`
-	Salt     string    `yaml:"salt"`
-	Coverage float64   `yaml:"coverage"`
-	Variants []Variant `yaml:"variants"`
-}
-
-// Variant is one arm of an experiment.
-type Variant struct {
-	Name     string         `yaml:"name"`
-	Weight   float64        `yaml:"weight"`
-	Strategy map[string]any `yaml:"strategy"`
 }
 
 // Train configures training.
@@ -227,14 +215,32 @@ func (c *Config) Validate() error {
 			bad("train.schedule", "%v", err)
 		}
 	}
-	for i, e := range c.Experiments {
-		key := fmt.Sprintf("experiments[%d]", i)
-		if e.ID == "" {
-			bad(key+".id", "required")
+	seen := map[string]bool{}
+	for i := range c.Experiments {
+		e := &c.Experiments[i]
+		e.Normalize()
+		if err := e.Validate(); err != nil {
+			var re *reco.Error
+			if errors.As(err, &re) {
+				err = re.Err
+			}
+			// "variants: needs ..." becomes "experiments[0].variants: needs ...".
+			for _, line := range strings.Split(err.Error(), "\n") {
+				field, msg, ok := strings.Cut(line, ": ")
+				if !ok || strings.ContainsAny(field, " ") {
+					field, msg = "", line
+				}
+				key := fmt.Sprintf("experiments[%d]", i)
+				if field != "" {
+					key += "." + field
+				}
+				errs = append(errs, fmt.Errorf("%s: %s", key, msg))
+			}
 		}
-		if len(e.Variants) < 2 {
-			bad(key+".variants", "needs at least two variants")
+		if seen[e.ID] {
+			bad(fmt.Sprintf("experiments[%d].id", i), "duplicate id %q", e.ID)
 		}
+		seen[e.ID] = true
 	}
 	return errors.Join(errs...)
 }

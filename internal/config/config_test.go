@@ -2,6 +2,7 @@ package config
 
 import (
 	"flag"
+	"github.com/recohq/reco/internal/experiment"
 	"io"
 	"os"
 	"path/filepath"
@@ -71,7 +72,7 @@ experiments:
         weight: 1
       - name: treat
         weight: 1
-        strategy: {ranker: gbdt}
+        strategy: {model: rules, max_per_category: 2}
 `
 	c := Default()
 	if err := Parse([]byte(doc), &c); err != nil {
@@ -87,8 +88,8 @@ experiments:
 	want.OnlineStore.Addresses = []string{"r1:6379"}
 	want.Features.AffinityHalfLife = Duration(12 * time.Hour)
 	want.Features.Weights = map[string]float64{"view": 0.5, "purchase": 10}
-	want.Experiments = []Experiment{{ID: "exp1", Coverage: 0.5, Variants: []Variant{
-		{Name: "control", Weight: 1}, {Name: "treat", Weight: 1, Strategy: map[string]any{"ranker": "gbdt"}}}}}
+	want.Experiments = []experiment.Experiment{{ID: "exp1", Coverage: 0.5, Variants: []experiment.Variant{
+		{Name: "control", Weight: 1}, {Name: "treat", Weight: 1, Strategy: experiment.Strategy{Model: "rules", MaxPerCategory: 2}}}}}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Parse =\n%+v\nwant\n%+v", c, want)
 	}

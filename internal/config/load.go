@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding"
 	"errors"
 	"flag"
 	"fmt"
@@ -47,7 +48,7 @@ func decodeNode(n *yaml.Node, v reflect.Value, prefix string) []error {
 		}
 		fv := v.FieldByIndex(f.Index)
 		key := prefix + k.Value
-		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(Duration(0)) && val.Kind == yaml.MappingNode {
+		if f.Type.Kind() == reflect.Struct && !reflect.PointerTo(f.Type).Implements(textUnmarshaler) && val.Kind == yaml.MappingNode {
 			errs = append(errs, decodeNode(val, fv, key+".")...)
 			continue
 		}
@@ -74,12 +75,12 @@ func checkKeys(n *yaml.Node, t reflect.Type, prefix string) []error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	if reflect.PointerTo(t).Implements(textUnmarshaler) {
+		return nil // a scalar type such as Duration or time.Time
+	}
 	switch t.Kind() {
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
-			if t == reflect.TypeOf(Duration(0)) {
-				return nil
-			}
 			return []error{fmt.Errorf("%s (line %d): must be a mapping", strings.TrimSuffix(prefix, "."), n.Line)}
 		}
 		var errs []error
@@ -105,6 +106,8 @@ func checkKeys(n *yaml.Node, t reflect.Type, prefix string) []error {
 	}
 	return nil
 }
+
+var textUnmarshaler = reflect.TypeOf((*encoding.TextUnmarshaler)(nil)).Elem()
 
 func fieldByTag(t reflect.Type, key string) (reflect.StructField, bool) {
 	for i := 0; i < t.NumField(); i++ {

@@ -93,3 +93,26 @@ func resize(s []float64, n int) []float64 {
 	}
 	return make([]float64, n)
 }
+
+// Popularity ranks by decayed popularity alone: the non-personalised
+// control of experiments.
+type Popularity struct{}
+
+// PopularityVersion is the model_version of the popularity ranker.
+const PopularityVersion = "popular-v1"
+
+func (Popularity) Version() string { return PopularityVersion }
+
+func (Popularity) Score(_ context.Context, s *Slate) error {
+	if s.Vectors == nil {
+		BuildVectors(s)
+	}
+	s.Scores = resize(s.Scores, len(s.Items))
+	for i, v := range s.Vectors {
+		s.Scores[i] = zeroNaN(v[fProdPopularity])
+		if s.MaxPop > 0 {
+			s.Scores[i] /= s.MaxPop
+		}
+	}
+	return nil
+}

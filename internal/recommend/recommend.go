@@ -106,6 +106,28 @@ type Request struct {
 	N         int // 0 means 10
 	Exclude   []string
 	Explain   bool // add each item's top feature contributions
+
+	// Experiment and Variant name the A/B arm serving this request; they
+	// are logged with the impression (the exposure). Strategy, if set, is
+	// what the arm changes.
+	Experiment, Variant string
+	Strategy            *Strategy
+}
+
+// Strategy changes how one request is served (an experiment arm); zero
+// fields keep the service's configuration.
+type Strategy struct {
+	// PopularOnly serves the most popular items, ranked by popularity
+	// alone: the usual control arm.
+	PopularOnly bool
+	// SourceWeights multiplies each candidate source's scores by name; 0
+	// turns a source off. Unnamed sources keep 1.
+	SourceWeights map[string]float64
+	// Rankers replaces the model chain: nil keeps it, an empty non-nil
+	// slice ranks with the rule-based ranker.
+	Rankers        []rank.Ranker
+	MaxPerCategory int
+	PromotedBoost  float64
 }
 
 // Item is one recommended product.
@@ -135,6 +157,8 @@ type Response struct {
 	ModelVersion string
 	Fallback     string // "" when the full path served
 	Candidates   int
+	Experiment   string
+	Variant      string
 }
 
 // Recommend answers one request.
@@ -160,8 +184,16 @@ func (s *Service) Recommend(ctx context.Context, req Request) (*Response, error)
 
 	ix := s.store.Index()
 	in := &candidate.Input{User: user, TopCats: topCats, SessionID: req.SessionID, Now: nowMs, Index: ix}
+	st := req.Strategy
+	if st == nil {
+		st = &Strategy{}
+	}
 	lists := make([][]candidate.Candidate, 0, len(s.opt.Sources))
 	for _, src := range s.opt.Sources {
+		w, weighted := st.SourceWeights[src.Name()]
+		if st.PopularOnly && src.Name() != candidate.SrcPopular || weighted && w <= 0 {
+			continue
+		}
 		k := s.opt.PerSource
 		switch src.Name() {
 		case candidate.SrcPopular, candidate.SrcTrending:
@@ -174,6 +206,12 @@ func (s *Service) Recommend(ctx context.Context, req Request) (*Response, error)
 		}
 		if h := s.opt.Hooks.OnSource; h != nil {
 			h(src.Name(), len(l))
+		}
+		if weighted && w != 1 {
+			k := candidate.SourceIndex(src.Name())
+			for i := range l {
+				l[i].Scores[k] *= float32(w)
+			}
 		}
 		lists = append(lists, l)
 	}
@@ -190,9 +228,15 @@ func (s *Service) Recommend(ctx context.Context, req Request) (*Response, error)
 
 	slate := &rank.Slate{User: user, TopCats: topCats, Now: nowMs, Items: cands, Products: products, MaxPop: ix.MaxPop, Opt: fo}
 	rank.BuildVectors(slate)
-	resp := &Response{RequestID: newRequestID(), Candidates: len(cands)}
+	resp := &Response{RequestID: newRequestID(), Candidates: len(cands), Experiment: req.Experiment, Variant: req.Variant}
 	var ranker rank.Ranker
 	chain := s.opt.Rankers(req.UserID)
+	switch {
+	case st.PopularOnly:
+		chain = []rank.Ranker{rank.Popularity{}}
+	case st.Rankers != nil:
+		chain = st.Rankers
+	}
 	for i, r := range chain {
 		if err := r.Score(ctx, slate); err == nil && finite(slate.Scores) {
 			ranker = r
@@ -231,7 +275,17 @@ func (s *Service) Recommend(ctx context.Context, req Request) (*Response, error)
 			Purchased: user != nil && user.Bought[c.ID] > 0, Index: i,
 		})
 	}
-	out := rerank.Apply(items, nil, n, s.opt.Rerank)
+	ro := s.opt.Rerank
+	if st.MaxPerCategory != 0 {
+		ro.MaxPerCategory = st.MaxPerCategory
+	}
+	if st.PromotedBoost != 0 {
+		ro.PromotedBoost = st.PromotedBoost
+	}
+	if st.PopularOnly {
+		ro.PromotedBoost = 1
+	}
+	out := rerank.Apply(items, nil, n, ro)
 	if len(out) < n {
 		// Short after the rules: fill from further down the popular list.
 		fill, fillProducts := s.fillers(ix, cands, 4*n)
@@ -241,7 +295,7 @@ func (s *Service) Recommend(ctx context.Context, req Request) (*Response, error)
 			fill[i].Index += base
 			fill[i].Purchased = user != nil && user.Bought[fill[i].ID] > 0
 		}
-		out = rerank.Apply(items, fill, n, s.opt.Rerank)
+		out = rerank.Apply(items, fill, n, ro)
 	}
 	if len(cands) == 0 && resp.Fallback == "" {
 		resp.Fallback = "no_candidates"
@@ -249,7 +303,7 @@ func (s *Service) Recommend(ctx context.Context, req Request) (*Response, error)
 	resp.Items = make([]Item, len(out))
 	im := &event.Impression{
 		RequestID: resp.RequestID, UserID: req.UserID, SessionID: req.SessionID,
-		ModelVersion: resp.ModelVersion, Fallback: resp.Fallback, Time: nowMs,
+		ModelVersion: resp.ModelVersion, Fallback: resp.Fallback, Time: nowMs, Experiment: req.Experiment, Variant: req.Variant,
 		FeatureNames: rank.FeatureNames, Items: make([]event.ImpressionItem, len(out)),
 	}
 	for i, it := range out {

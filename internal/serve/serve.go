@@ -56,9 +56,10 @@ type Options struct {
 	Hooks        Hooks
 	Logger       *slog.Logger
 	Now          func() time.Time
-	Models       ModelAdmin // nil: no model endpoints
-	IngestKeys   []string   // keys for events and products (admin keys work too); none: open
-	AdminKeys    []string   // keys for admin endpoints; none: open
+	Models       ModelAdmin      // nil: no model endpoints
+	Experiments  ExperimentAdmin // nil: no experiment endpoints
+	IngestKeys   []string        // keys for events and products (admin keys work too); none: open
+	AdminKeys    []string        // keys for admin endpoints; none: open
 }
 
 // Server is the HTTP API.
@@ -98,6 +99,7 @@ func New(ing Ingester, rec Recommender, feat FeatureReader, o Options) *Server {
 	s.route("PUT /v1/products", "products", s.ingest(s.putProducts))
 	s.route("POST /v1/products", "products", s.ingest(s.putProducts))
 	s.routeModels()
+	s.routeExperiments()
 	s.route("POST /v1/recommend", "recommend", s.postRecommend)
 	s.route("GET /v1/users/{id}/features", "user_features", s.getUserFeatures)
 	s.route("GET /v1/products/{id}/features", "product_features", s.getProductFeatures)
@@ -282,7 +284,13 @@ type recommendResponse struct {
 	Recommendations []recommend.Item `json:"recommendations"`
 	ModelVersion    string           `json:"model_version"`
 	Fallback        string           `json:"fallback,omitempty"`
+	Experiment      *experimentArm   `json:"experiment,omitempty"`
 	LatencyMs       float64          `json:"latency_ms"`
+}
+
+type experimentArm struct {
+	ID      string `json:"id"`
+	Variant string `json:"variant"`
 }
 
 func (s *Server) postRecommend(w http.ResponseWriter, r *http.Request) error {
@@ -338,10 +346,14 @@ func (s *Server) postRecommend(w http.ResponseWriter, r *http.Request) error {
 	if items == nil {
 		items = []recommend.Item{}
 	}
-	writeJSON(w, http.StatusOK, recommendResponse{
+	out := recommendResponse{
 		UserID: req.UserID, RequestID: resp.RequestID, Recommendations: items, ModelVersion: resp.ModelVersion,
 		Fallback: resp.Fallback, LatencyMs: math.Round(float64(time.Since(start).Microseconds())) / 1000,
-	})
+	}
+	if resp.Experiment != "" {
+		out.Experiment = &experimentArm{ID: resp.Experiment, Variant: resp.Variant}
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
