@@ -92,9 +92,23 @@ func waitFor(t *testing.T, d time.Duration, cond func() bool) {
 // do sends a request and decodes a JSON answer into out (if not nil).
 func do(t *testing.T, method, url, ctype, body string, out any) int {
 	t.Helper()
+	return doWith(t, method, url, ctype, "", body, out)
+}
+
+// doAuth is do with an API key.
+func doAuth(t *testing.T, method, url, key, body string, out any) int {
+	t.Helper()
+	return doWith(t, method, url, "", key, body, out)
+}
+
+func doWith(t *testing.T, method, url, ctype, key, body string, out any) int {
+	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
 	}
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)

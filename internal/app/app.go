@@ -18,6 +18,8 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/recohq/reco/internal/analytics"
+	"github.com/recohq/reco/internal/analytics/clickhouse"
 	"github.com/recohq/reco/internal/config"
 	"github.com/recohq/reco/internal/event"
 	"github.com/recohq/reco/internal/event/seglog"
@@ -45,6 +47,8 @@ type App struct {
 	Models      *modelManager
 	Experiments *experiment.Registry
 	Accum       *experiment.Accumulator
+	Analytics   *analytics.Aggregator
+	ClickHouse  *clickhouse.Sink // nil unless analytics.type is clickhouse
 
 	features feature.Options
 	imps     chan *event.Impression
@@ -138,6 +142,14 @@ func Open(cfg config.Config, o Options) (*App, error) {
 		log.Close()
 		return nil, err
 	}
+	if cfg.Analytics.Type == "clickhouse" {
+		a.ClickHouse, err = clickhouse.New(clickhouse.Options{URL: cfg.Analytics.URL, Database: cfg.Analytics.Database,
+			Hooks: clickhouse.Hooks{OnDropped: func(n int) { m.AnalyticsDropped.Add(float64(n)) }}})
+		if err != nil {
+			log.Close()
+			return nil, fmt.Errorf("analytics: %w", err)
+		}
+	}
 	a.Rec = recommend.New(a.Store, a, recommend.Options{
 		Features:   a.features,
 		Rankers:    a.Models.For,
@@ -147,6 +159,7 @@ func Open(cfg config.Config, o Options) (*App, error) {
 		Now: o.Now,
 		Hooks: recommend.Hooks{
 			OnStage:    func(stage string, took time.Duration) { m.Stage.WithLabelValues(stage).Observe(took.Seconds()) },
+			OnDone:     func(took time.Duration) { a.Analytics.ObserveLatency(a.now(), took) },
 			OnFallback: func(f string) { m.Fallbacks.WithLabelValues(f).Inc() },
 			OnSource:   func(src string, n int) { m.Candidates.WithLabelValues(src).Add(float64(n)) },
 		},
@@ -158,6 +171,7 @@ func Open(cfg config.Config, o Options) (*App, error) {
 		Ready:        a.Proc.Ready,
 		Models:       modelAdmin{a.Models},
 		Experiments:  experimentAdmin{a},
+		Analytics:    analytics.NewHandler(a.Analytics),
 		IngestKeys:   cfg.Auth.IngestKeys,
 		AdminKeys:    cfg.Auth.AdminKeys,
 		Metrics:      m.Handler(),
@@ -184,7 +198,11 @@ func Open(cfg config.Config, o Options) (*App, error) {
 func (a *App) newState() stream.State {
 	a.Store = memstore.New(memstore.Options{Features: a.features, Now: a.now})
 	a.Accum = experiment.NewAccumulator(experiment.Options{})
-	return &stream.Multi{Names: []string{"online", "experiments"}, States: []stream.State{a.Store, a.Accum}}
+	var err error
+	if a.Analytics, err = analytics.New(analytics.Options{Now: a.now}); err != nil {
+		panic(err) // only invalid options fail, and these are the defaults
+	}
+	return &stream.Multi{Names: []string{"online", "experiments", "analytics"}, States: []stream.State{a.Store, a.Accum, a.Analytics}}
 }
 
 func featureOptions(c config.Features) feature.Options {
@@ -434,6 +452,23 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	g.Go(func() error { return a.refreshIndex(gctx) })
 	g.Go(func() error { return a.retention(gctx) })
 	g.Go(func() error { return a.Models.watch(gctx) })
+	stopExport := func() {}
+	if a.ClickHouse != nil {
+		var wg sync.WaitGroup
+		runCtx, stopRun := context.WithCancel(context.Background())
+		feedCtx, stopFeed := context.WithCancel(context.Background())
+		wg.Add(2)
+		go func() { defer wg.Done(); a.ClickHouse.Run(runCtx) }()
+		go func() { defer wg.Done(); a.feedClickHouse(feedCtx, a.ClickHouse, 32<<20) }()
+		stopExport = func() {
+			stopFeed() // stop reading the log, then write what is buffered
+			cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			a.ClickHouse.Close(cctx)
+			cancel()
+			stopRun()
+			wg.Wait()
+		}
+	}
 	if spec := a.Config.Train.Schedule; spec != "" {
 		g.Go(func() error { return a.Models.schedule(gctx, spec) })
 	}
@@ -452,6 +487,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	err := g.Wait()
 	stopImps()
 	impWG.Wait()
+	stopExport()
 	stopProc()
 	bg.Wait()
 	if procErr != nil && err == nil {

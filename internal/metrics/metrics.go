@@ -18,23 +18,24 @@ import (
 type Metrics struct {
 	Registry *prometheus.Registry
 
-	HTTPDuration    *prometheus.HistogramVec
-	Stage           *prometheus.HistogramVec
-	Fallbacks       *prometheus.CounterVec
-	Candidates      *prometheus.CounterVec
-	EventsIngested  *prometheus.CounterVec
-	EventsRejected  *prometheus.CounterVec
-	Products        prometheus.Counter
-	StreamApplied   prometheus.Counter
-	StreamDelay     prometheus.Histogram
-	BadRecords      prometheus.Counter
-	Checkpoints     *prometheus.CounterVec
-	CheckpointDur   prometheus.Histogram
-	LogAppend       prometheus.Histogram
-	LogFsync        prometheus.Histogram
-	LogTruncated    prometheus.Counter
-	Impressions     prometheus.Counter
-	ImpressionsDrop prometheus.Counter
+	HTTPDuration     *prometheus.HistogramVec
+	Stage            *prometheus.HistogramVec
+	Fallbacks        *prometheus.CounterVec
+	Candidates       *prometheus.CounterVec
+	EventsIngested   *prometheus.CounterVec
+	EventsRejected   *prometheus.CounterVec
+	Products         prometheus.Counter
+	StreamApplied    prometheus.Counter
+	StreamDelay      prometheus.Histogram
+	BadRecords       prometheus.Counter
+	Checkpoints      *prometheus.CounterVec
+	CheckpointDur    prometheus.Histogram
+	LogAppend        prometheus.Histogram
+	LogFsync         prometheus.Histogram
+	LogTruncated     prometheus.Counter
+	Impressions      prometheus.Counter
+	ImpressionsDrop  prometheus.Counter
+	AnalyticsDropped prometheus.Counter
 }
 
 var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}
@@ -58,14 +59,15 @@ func New() *Metrics {
 		StreamApplied:  f.counter("reco_stream_records_applied_total", "Log records applied to the online state."),
 		StreamDelay: f.hist("reco_stream_event_delay_seconds", "Time from an event's acknowledgement to its being applied to the features (feature freshness).",
 			[]float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}),
-		BadRecords:      f.counter("reco_stream_bad_records_total", "Log records that could not be decoded and were skipped."),
-		Checkpoints:     f.counterVec("reco_stream_checkpoints_total", "Checkpoints written, by result.", "result"),
-		CheckpointDur:   f.hist("reco_stream_checkpoint_duration_seconds", "Time to write a checkpoint.", prometheus.ExponentialBuckets(.001, 2, 16)),
-		LogAppend:       f.hist("reco_log_append_duration_seconds", "Time to append a batch to the event log (including fsync).", latencyBuckets),
-		LogFsync:        f.hist("reco_log_fsync_duration_seconds", "Time of one fsync of the event log.", latencyBuckets),
-		LogTruncated:    f.counter("reco_log_truncated_bytes_total", "Bytes of torn log tail truncated at start."),
-		Impressions:     f.counter("reco_impressions_logged_total", "Served lists logged as impressions."),
-		ImpressionsDrop: f.counter("reco_impressions_dropped_total", "Served lists not logged because the impression buffer was full or the log failed."),
+		BadRecords:       f.counter("reco_stream_bad_records_total", "Log records that could not be decoded and were skipped."),
+		Checkpoints:      f.counterVec("reco_stream_checkpoints_total", "Checkpoints written, by result.", "result"),
+		CheckpointDur:    f.hist("reco_stream_checkpoint_duration_seconds", "Time to write a checkpoint.", prometheus.ExponentialBuckets(.001, 2, 16)),
+		LogAppend:        f.hist("reco_log_append_duration_seconds", "Time to append a batch to the event log (including fsync).", latencyBuckets),
+		LogFsync:         f.hist("reco_log_fsync_duration_seconds", "Time of one fsync of the event log.", latencyBuckets),
+		LogTruncated:     f.counter("reco_log_truncated_bytes_total", "Bytes of torn log tail truncated at start."),
+		Impressions:      f.counter("reco_impressions_logged_total", "Served lists logged as impressions."),
+		ImpressionsDrop:  f.counter("reco_impressions_dropped_total", "Served lists not logged because the impression buffer was full or the log failed."),
+		AnalyticsDropped: f.counter("reco_analytics_export_dropped_total", "Records the ClickHouse export dropped because its buffer was full."),
 	}
 }
 

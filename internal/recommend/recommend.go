@@ -41,6 +41,7 @@ type Hooks struct {
 	OnStage    func(stage string, took time.Duration)
 	OnFallback func(fallback string)
 	OnSource   func(source string, candidates int)
+	OnDone     func(took time.Duration) // the whole request
 }
 
 // Options configure a Service.
@@ -326,6 +327,9 @@ func (s *Service) Recommend(ctx context.Context, req Request) (*Response, error)
 		}
 	}
 	s.stage("rerank", t4)
+	if h := s.opt.Hooks.OnDone; h != nil {
+		h(time.Since(t0))
+	}
 	if s.sink != nil {
 		s.sink.LogImpression(im)
 	}

@@ -58,6 +58,7 @@ type Options struct {
 	Now          func() time.Time
 	Models       ModelAdmin      // nil: no model endpoints
 	Experiments  ExperimentAdmin // nil: no experiment endpoints
+	Analytics    http.Handler    // serves /v1/analytics/...; nil: none
 	IngestKeys   []string        // keys for events and products (admin keys work too); none: open
 	AdminKeys    []string        // keys for admin endpoints; none: open
 }
@@ -118,6 +119,9 @@ func New(ing Ingester, rec Recommender, feat FeatureReader, o Options) *Server {
 	})
 	if o.Metrics != nil {
 		s.mux.Handle("GET /metrics", o.Metrics)
+	}
+	if o.Analytics != nil {
+		s.mux.Handle("GET /v1/analytics/", o.Analytics)
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, nil)
