@@ -169,3 +169,80 @@ func TestCrashExactlyOnce(t *testing.T) {
 	}
 	t.Logf("%d acknowledged batches; the unacknowledged batch landed for %d users", batches, landed)
 }
+
+// TestCrashExactlyOnceRedis is the crash test with Redis as the online
+// store: after kill -9 and a restart, the Redis state equals that of a clean
+// run over the same acknowledged events.
+func TestCrashExactlyOnceRedis(t *testing.T) {
+	addr := os.Getenv("RECO_TEST_REDIS_ADDR")
+	if addr == "" {
+		if os.Getenv("RECO_TEST_REDIS") == "1" {
+			t.Fatal("RECO_TEST_REDIS=1 but RECO_TEST_REDIS_ADDR is unset")
+		}
+		t.Skip("no Redis (RECO_TEST_REDIS_ADDR)")
+	}
+	pfx := fmt.Sprintf("crash%d", time.Now().UnixNano())
+	redisArgs := func(prefix string) []string {
+		return []string{"--online-store-type", "redis", "--online-store-addresses", addr, "--online-store-prefix", prefix}
+	}
+	// Events with explicit timestamps, so that two runs compute the same state.
+	const users = 20
+	batchOf := func(b int) string {
+		rng := rand.New(rand.NewPCG(uint64(b), 9))
+		var lines []string
+		for i := 0; i < 100; i++ {
+			u := rng.IntN(users)
+			typ := []string{"view", "view", "click", "add_to_cart", "purchase"}[rng.IntN(5)]
+			lines = append(lines, fmt.Sprintf(`{"user_id":"u%d","event_type":%q,"product_id":"p%d","session_id":"s%d","timestamp":%d}`,
+				u, typ, rng.IntN(200), u, 1790000000000+int64(b*100+i)*1000))
+		}
+		return ndjson(lines...)
+	}
+	dir := t.TempDir()
+	c := startChild(t, dir, append(redisArgs(pfx+"a:"), "--online-store-checkpoint-interval", "30ms")...)
+	acked := 0
+	for b := 0; b < 40; b++ {
+		if code := do(t, "POST", c.url+"/v1/events", "application/x-ndjson", batchOf(b), nil); code != 202 {
+			t.Fatalf("batch %d: %d", b, code)
+		}
+		acked++
+	}
+	c.kill(t)
+	c2 := startChild(t, dir, redisArgs(pfx+"a:")...)
+	// A clean run over the same acknowledged events, into other keys.
+	clean := startChild(t, t.TempDir(), redisArgs(pfx+"b:")...)
+	for b := 0; b < acked; b++ {
+		if code := do(t, "POST", clean.url+"/v1/events", "application/x-ndjson", batchOf(b), nil); code != 202 {
+			t.Fatalf("clean batch %d: %d", b, code)
+		}
+	}
+	// Both converge; then every user's Redis features must be equal.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		diff := ""
+		for u := 0; u < users && diff == ""; u++ {
+			var a, b userFeatures
+			do(t, "GET", fmt.Sprintf("%s/v1/users/u%d/features", c2.url, u), "", "", &a)
+			do(t, "GET", fmt.Sprintf("%s/v1/users/u%d/features", clean.url, u), "", "", &b)
+			if a.Features != b.Features {
+				diff = fmt.Sprintf("u%d: crashed run %+v, clean run %+v", u, a.Features, b.Features)
+			}
+		}
+		if diff == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Redis state after the crash differs from a clean run: %s", diff)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var total int64
+	for u := 0; u < users; u++ {
+		var a userFeatures
+		do(t, "GET", fmt.Sprintf("%s/v1/users/u%d/features", c2.url, u), "", "", &a)
+		total += a.Features.TotalEvents
+	}
+	if total != int64(acked*100) {
+		t.Errorf("Redis holds %d events over all users, %d were acknowledged", total, acked*100)
+	}
+}

@@ -26,6 +26,7 @@ import (
 	"github.com/recohq/reco/internal/experiment"
 	"github.com/recohq/reco/internal/feature"
 	"github.com/recohq/reco/internal/feature/memstore"
+	"github.com/recohq/reco/internal/feature/redisstore"
 	"github.com/recohq/reco/internal/metrics"
 	"github.com/recohq/reco/internal/recommend"
 	"github.com/recohq/reco/internal/rerank"
@@ -48,7 +49,11 @@ type App struct {
 	Experiments *experiment.Registry
 	Accum       *experiment.Accumulator
 	Analytics   *analytics.Aggregator
-	ClickHouse  *clickhouse.Sink // nil unless analytics.type is clickhouse
+	ClickHouse  *clickhouse.Sink  // nil unless analytics.type is clickhouse
+	Redis       *redisstore.Store // nil unless online_store.type is redis
+
+	// online is what serving reads: the embedded store, or Redis.
+	online onlineReader
 
 	features feature.Options
 	imps     chan *event.Impression
@@ -73,9 +78,6 @@ func Open(cfg config.Config, o Options) (*App, error) {
 	}
 	if cfg.EventLog.Type != "embedded" {
 		return nil, fmt.Errorf("event_log.type %q is not available in this build yet", cfg.EventLog.Type)
-	}
-	if cfg.OnlineStore.Type != "embedded" {
-		return nil, fmt.Errorf("online_store.type %q is not available in this build yet", cfg.OnlineStore.Type)
 	}
 	m := metrics.New()
 	a := &App{Config: cfg, Metrics: m, Logger: o.Logger, now: o.Now, imps: make(chan *event.Impression, 8192)}
@@ -142,6 +144,17 @@ func Open(cfg config.Config, o Options) (*App, error) {
 		log.Close()
 		return nil, err
 	}
+	a.online = a.Store
+	if cfg.OnlineStore.Type == "redis" {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		a.Redis, err = redisstore.Open(ctx, redisstore.Options{Addresses: cfg.OnlineStore.Addresses, Prefix: cfg.OnlineStore.Prefix, Now: o.Now})
+		cancel()
+		if err != nil {
+			log.Close()
+			return nil, fmt.Errorf("online_store: %w", err)
+		}
+		a.online = a.Redis
+	}
 	if cfg.Analytics.Type == "clickhouse" {
 		a.ClickHouse, err = clickhouse.New(clickhouse.Options{URL: cfg.Analytics.URL, Database: cfg.Analytics.Database,
 			Hooks: clickhouse.Hooks{OnDropped: func(n int) { m.AnalyticsDropped.Add(float64(n)) }}})
@@ -150,7 +163,7 @@ func Open(cfg config.Config, o Options) (*App, error) {
 			return nil, fmt.Errorf("analytics: %w", err)
 		}
 	}
-	a.Rec = recommend.New(a.Store, a, recommend.Options{
+	a.Rec = recommend.New(a.online, a, recommend.Options{
 		Features:   a.features,
 		Rankers:    a.Models.For,
 		MaxResults: cfg.Recommend.MaxResults,
@@ -192,11 +205,19 @@ func Open(cfg config.Config, o Options) (*App, error) {
 	return a, nil
 }
 
+// onlineReader is the read side of an online store.
+type onlineReader interface {
+	User(id string) (*feature.User, bool)
+	Products(ids []string, out []*feature.Product)
+	Index() *memstore.Index
+	CoVisited(id string, n int) []memstore.Scored
+}
+
 // newState builds the empty state the stream processor keeps current: the
 // online store and everything else derived from the log, checkpointed
 // together.
 func (a *App) newState() stream.State {
-	a.Store = memstore.New(memstore.Options{Features: a.features, Now: a.now})
+	a.Store = memstore.New(memstore.Options{Features: a.features, Now: a.now, TrackDirty: a.Config.OnlineStore.Type == "redis"})
 	a.Accum = experiment.NewAccumulator(experiment.Options{})
 	var err error
 	if a.Analytics, err = analytics.New(analytics.Options{Now: a.now}); err != nil {
@@ -381,7 +402,7 @@ func (a *App) writeImpressions(ctx context.Context) error {
 
 // UserFeatures serves GET /v1/users/{id}/features.
 func (a *App) UserFeatures(id string) (feature.UserFeatures, bool) {
-	u, ok := a.Store.User(id)
+	u, ok := a.online.User(id)
 	if !ok {
 		return feature.UserFeatures{}, false
 	}
@@ -390,8 +411,10 @@ func (a *App) UserFeatures(id string) (feature.UserFeatures, bool) {
 
 // ProductFeatures serves GET /v1/products/{id}/features.
 func (a *App) ProductFeatures(id string) (feature.ProductFeatures, bool) {
-	p, ok := a.Store.Product(id)
-	if !ok {
+	var ps [1]*feature.Product
+	a.online.Products([]string{id}, ps[:])
+	p := ps[0]
+	if p == nil {
 		return feature.ProductFeatures{}, false
 	}
 	return p.Features(a.now().UnixMilli(), &a.features), true
@@ -399,16 +422,18 @@ func (a *App) ProductFeatures(id string) (feature.ProductFeatures, bool) {
 
 // Similar serves GET /v1/products/{id}/similar: co-visited in-stock items.
 func (a *App) Similar(id string, n int) ([]recommend.Item, bool) {
-	if _, ok := a.Store.Product(id); !ok {
+	var self [1]*feature.Product
+	a.online.Products([]string{id}, self[:])
+	if self[0] == nil {
 		return nil, false
 	}
-	nb := a.Store.CoVisited(id, 4*n)
+	nb := a.online.CoVisited(id, 4*n)
 	ids := make([]string, len(nb))
 	for i, s := range nb {
 		ids[i] = s.ID
 	}
 	ps := make([]*feature.Product, len(ids))
-	a.Store.Products(ids, ps)
+	a.online.Products(ids, ps)
 	var out []recommend.Item
 	top := 0.0
 	if len(nb) > 0 {
@@ -452,6 +477,15 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	g.Go(func() error { return a.refreshIndex(gctx) })
 	g.Go(func() error { return a.retention(gctx) })
 	g.Go(func() error { return a.Models.watch(gctx) })
+	stopRedis := func() {}
+	if a.Redis != nil {
+		var wg sync.WaitGroup
+		exCtx, stopEx := context.WithCancel(context.Background())
+		wg.Add(1)
+		go func() { defer wg.Done(); a.exportRedis(exCtx, a.Redis, 100*time.Millisecond) }()
+		g.Go(func() error { return a.refreshRedisIndex(gctx, a.Redis) })
+		stopRedis = func() { stopEx(); wg.Wait(); a.Redis.Close() }
+	}
 	stopExport := func() {}
 	if a.ClickHouse != nil {
 		var wg sync.WaitGroup
@@ -490,6 +524,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	stopExport()
 	stopProc()
 	bg.Wait()
+	stopRedis() // after the processor: the last export covers everything it applied
 	if procErr != nil && err == nil {
 		err = procErr
 	}

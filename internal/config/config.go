@@ -58,6 +58,7 @@ type EventLog struct {
 type OnlineStore struct {
 	Type               string   `yaml:"type" help:"embedded or redis"`
 	Addresses          []string `yaml:"addresses" help:"Redis addresses; more than one means Redis Cluster"`
+	Prefix             string   `yaml:"prefix" help:"prefix of every Redis key (several deployments can share a Redis)"`
 	CheckpointInterval Duration `yaml:"checkpoint_interval" help:"how often the embedded state is checkpointed"`
 }
 
@@ -122,7 +123,7 @@ func Default() Config {
 		LogLevel: "info",
 		EventLog: EventLog{Type: "embedded", Partitions: 8, Fsync: "always", FsyncInterval: Duration(100 * time.Millisecond),
 			Retention: Duration(7 * 24 * time.Hour), SegmentBytes: 64 << 20, Topic: "user-events"},
-		OnlineStore:  OnlineStore{Type: "embedded", CheckpointInterval: Duration(10 * time.Second)},
+		OnlineStore:  OnlineStore{Type: "embedded", Prefix: "reco:", CheckpointInterval: Duration(10 * time.Second)},
 		OfflineStore: OfflineStore{Type: "local", Region: "us-east-1"},
 		Analytics:    Analytics{Type: "embedded", Database: "reco"},
 		Features: Features{AffinityHalfLife: Duration(14 * 24 * time.Hour), PopularityHalfLife: Duration(7 * 24 * time.Hour),

@@ -36,6 +36,8 @@ type Metrics struct {
 	Impressions      prometheus.Counter
 	ImpressionsDrop  prometheus.Counter
 	AnalyticsDropped prometheus.Counter
+	RedisWrites      *prometheus.CounterVec
+	RedisWriteErrors prometheus.Counter
 }
 
 var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}
@@ -67,6 +69,8 @@ func New() *Metrics {
 		LogTruncated:     f.counter("reco_log_truncated_bytes_total", "Bytes of torn log tail truncated at start."),
 		Impressions:      f.counter("reco_impressions_logged_total", "Served lists logged as impressions."),
 		ImpressionsDrop:  f.counter("reco_impressions_dropped_total", "Served lists not logged because the impression buffer was full or the log failed."),
+		RedisWrites:      f.counterVec("reco_redis_writes_total", "Online store keys written to Redis, or refused because Redis already held a newer value (replay).", "result"),
+		RedisWriteErrors: f.counter("reco_redis_write_errors_total", "Failed exports of changed state to Redis (retried)."),
 		AnalyticsDropped: f.counter("reco_analytics_export_dropped_total", "Records the ClickHouse export dropped because its buffer was full."),
 	}
 }

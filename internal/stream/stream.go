@@ -413,3 +413,12 @@ func (c *countWriter) Write(b []byte) (int, error) {
 	c.err = err
 	return n, err
 }
+
+// Consistent runs fn while no batch is being applied, with the offsets the
+// state reflects at that moment (records below offs[p] applied, none
+// above). Exporters use it to pair state they copy with offsets.
+func (p *Processor) Consistent(fn func(offs []int64)) {
+	p.applyMu.Lock()
+	defer p.applyMu.Unlock()
+	fn(p.Offsets())
+}

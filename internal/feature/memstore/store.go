@@ -26,7 +26,10 @@ type Options struct {
 	IndexPerCategory int
 	// IndexGlobal is how many products the global indexes keep; 0 means 500.
 	IndexGlobal int
-	Now         func() time.Time
+	// TrackDirty records which entities each Apply changed, for TakeDirty
+	// (an external online store is written from it).
+	TrackDirty bool
+	Now        func() time.Time
 }
 
 func (o Options) withDefaults() Options {
@@ -64,18 +67,31 @@ type Store struct {
 }
 
 type userShard struct {
-	mu sync.RWMutex
-	m  map[string]*feature.User
+	mu    sync.RWMutex
+	m     map[string]*feature.User
+	dirty map[string]struct{}
 }
 
 type productShard struct {
-	mu sync.RWMutex
-	m  map[string]*feature.Product
+	mu    sync.RWMutex
+	m     map[string]*feature.Product
+	dirty map[string]struct{}
 }
 
 type covShard struct {
-	mu sync.RWMutex
-	m  map[string]map[string]float32
+	mu    sync.RWMutex
+	m     map[string]map[string]float32
+	dirty map[string]struct{}
+}
+
+func markDirty(d *map[string]struct{}, id string, on bool) {
+	if !on {
+		return
+	}
+	if *d == nil {
+		*d = map[string]struct{}{}
+	}
+	(*d)[id] = struct{}{}
 }
 
 // New returns an empty store.
@@ -119,6 +135,7 @@ func (s *Store) applyProduct(u *event.Product) {
 		sh.m[u.ID] = p
 	}
 	p.ApplyUpsert(u)
+	markDirty(&sh.dirty, u.ID, s.opt.TrackDirty)
 	sh.mu.Unlock()
 }
 
@@ -128,6 +145,7 @@ func (s *Store) applyImpression(im *event.Impression) {
 		sh.mu.Lock()
 		if u := sh.m[im.UserID]; u != nil {
 			u.Impressions++
+			markDirty(&sh.dirty, im.UserID, s.opt.TrackDirty)
 		}
 		sh.mu.Unlock()
 	}
@@ -137,6 +155,7 @@ func (s *Store) applyImpression(im *event.Impression) {
 		sh.mu.Lock()
 		if p := sh.m[id]; p != nil {
 			p.Impressions++
+			markDirty(&sh.dirty, id, s.opt.TrackDirty)
 		}
 		sh.mu.Unlock()
 	}
@@ -152,6 +171,7 @@ func (s *Store) applyEvent(e *event.Event) {
 		psh.m[e.ProductID] = p
 	}
 	p.ApplyEvent(e, o)
+	markDirty(&psh.dirty, e.ProductID, s.opt.TrackDirty)
 	cat := e.Category
 	if cat == "" {
 		cat = p.Category
@@ -171,6 +191,7 @@ func (s *Store) applyEvent(e *event.Event) {
 	}
 	var buf [10]feature.Recent
 	pairs := u.ApplyEvent(e, cat, price, o, buf[:0])
+	markDirty(&ush.dirty, e.UserID, s.opt.TrackDirty)
 	ush.mu.Unlock()
 
 	if w := float32(o.Weight(e.Type)); w > 0 {
@@ -204,6 +225,7 @@ func (s *Store) addCovisit(a, b string, w float32) {
 	if len(m) > 2*s.opt.MaxNeighbors {
 		pruneNeighbors(m, s.opt.MaxNeighbors)
 	}
+	markDirty(&sh.dirty, a, s.opt.TrackDirty)
 	sh.mu.Unlock()
 }
 
@@ -306,4 +328,59 @@ func (s *Store) Stats() Stats {
 		s.covisit[i].mu.RUnlock()
 	}
 	return st
+}
+
+// Dirty is what changed since the last TakeDirty: copies of the changed
+// users and products, and each changed item's whole co-visitation list
+// (strongest first, at most MaxNeighbors).
+type Dirty struct {
+	Users    []*feature.User
+	Products []*feature.Product
+	CoVisit  map[string][]Scored
+}
+
+// Len is the number of changed entities.
+func (d *Dirty) Len() int { return len(d.Users) + len(d.Products) + len(d.CoVisit) }
+
+// TakeDirty returns and forgets what changed (Options.TrackDirty). To pair
+// the values with log offsets, call it while no Apply runs.
+func (s *Store) TakeDirty() Dirty {
+	d := Dirty{CoVisit: map[string][]Scored{}}
+	for i := range s.users {
+		sh := &s.users[i]
+		sh.mu.Lock()
+		for id := range sh.dirty {
+			if u := sh.m[id]; u != nil {
+				d.Users = append(d.Users, u.Clone())
+			}
+		}
+		sh.dirty = nil
+		sh.mu.Unlock()
+	}
+	for i := range s.products {
+		sh := &s.products[i]
+		sh.mu.Lock()
+		for id := range sh.dirty {
+			if p := sh.m[id]; p != nil {
+				c := *p
+				d.Products = append(d.Products, &c)
+			}
+		}
+		sh.dirty = nil
+		sh.mu.Unlock()
+	}
+	for i := range s.covisit {
+		sh := &s.covisit[i]
+		sh.mu.Lock()
+		for id := range sh.dirty {
+			t := topK{k: s.opt.MaxNeighbors}
+			for k, v := range sh.m[id] {
+				t.push(Scored{ID: k, Score: float64(v)})
+			}
+			d.CoVisit[id] = t.sorted()
+		}
+		sh.dirty = nil
+		sh.mu.Unlock()
+	}
+	return d
 }
