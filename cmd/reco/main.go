@@ -22,8 +22,13 @@ Commands:
   demo       run the server and a simulated shop against it (go run ./cmd/reco demo)
   serve      run the server: HTTP API, event log, stream processor, recommender
   bench      load-test a running server, open loop (reco bench --scenario recommend)
+  import     load interaction files into the log (reco import --format online-retail FILE)
+  eval       measure recommendation quality offline on a data set (reco eval --format taobao FILE)
   train      build the training set from the log, train the ranker, register a version (--promote)
   model      train/predict/inspect GBDT files; import, list, promote, rollback versions (reco model help)
+  features   point-in-time feature history from the offline store (reco features history --entities F --features V:N,... --out F)
+  compact    merge small offline store files (reco compact [--view V] [--before DATE])
+  materialize backfill the log from the offline events archive (reco materialize [--start T] [--end T])
   help       show this
 
 Every command that runs the server reads reco.yaml (--config), RECO_* variables and flags;
@@ -60,6 +65,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdModel(ctx, rest, stdout, stderr)
 	case "train":
 		return cmdTrain(ctx, rest, stdout, stderr)
+	case "features":
+		return cmdFeatures(ctx, rest, stdout, stderr)
+	case "compact":
+		return cmdCompact(ctx, rest, stdout, stderr)
+	case "materialize":
+		return cmdMaterialize(ctx, rest, stdout, stderr)
+	case "import":
+		return cmdImport(ctx, rest, stdout, stderr)
+	case "eval":
+		return cmdEval(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -28,10 +28,13 @@ import (
 	"github.com/recohq/reco/internal/feature/memstore"
 	"github.com/recohq/reco/internal/feature/redisstore"
 	"github.com/recohq/reco/internal/metrics"
+	"github.com/recohq/reco/internal/offline"
+	"github.com/recohq/reco/internal/offline/offlinecfg"
 	"github.com/recohq/reco/internal/recommend"
 	"github.com/recohq/reco/internal/rerank"
 	"github.com/recohq/reco/internal/serve"
 	"github.com/recohq/reco/internal/stream"
+	"github.com/recohq/reco/internal/window"
 )
 
 // App is one running reco process.
@@ -51,6 +54,8 @@ type App struct {
 	Analytics   *analytics.Aggregator
 	ClickHouse  *clickhouse.Sink  // nil unless analytics.type is clickhouse
 	Redis       *redisstore.Store // nil unless online_store.type is redis
+	Offline     *offline.Store
+	Windows     *window.Aggregator
 
 	// online is what serving reads: the embedded store, or Redis.
 	online onlineReader
@@ -102,6 +107,13 @@ func Open(cfg config.Config, o Options) (*App, error) {
 	}
 	a.Log = log
 	a.features = featureOptions(cfg.Features)
+	octx, ocancel := context.WithTimeout(context.Background(), 10*time.Second)
+	a.Offline, err = offlinecfg.Open(octx, cfg.OfflineStore, cfg.DataDir)
+	ocancel()
+	if err != nil {
+		log.Close()
+		return nil, fmt.Errorf("offline_store: %w", err)
+	}
 	procOpts := stream.Options{
 		Dir:                filepath.Join(cfg.DataDir, "state"),
 		CheckpointInterval: cfg.OnlineStore.CheckpointInterval.D(),
@@ -116,6 +128,7 @@ func Open(cfg config.Config, o Options) (*App, error) {
 				}
 				m.Checkpoints.WithLabelValues("ok").Inc()
 				m.CheckpointDur.Observe(took.Seconds())
+				a.Windows.Committed() // its rows up to this checkpoint may now be written
 			},
 			OnBadRecord: func(p int, off int64, err error) {
 				m.BadRecords.Inc()
@@ -168,7 +181,7 @@ func Open(cfg config.Config, o Options) (*App, error) {
 		Rankers:    a.Models.For,
 		MaxResults: cfg.Recommend.MaxResults,
 		Rerank: rerank.Options{MaxPerCategory: cfg.Recommend.MaxPerCategory, PromotedBoost: cfg.Recommend.PromotedBoost,
-			MarginWeight: cfg.Recommend.MarginWeight},
+			MarginWeight: cfg.Recommend.MarginWeight, AllowPurchased: cfg.Recommend.RepeatPurchase},
 		Now: o.Now,
 		Hooks: recommend.Hooks{
 			OnStage:    func(stage string, took time.Duration) { m.Stage.WithLabelValues(stage).Observe(took.Seconds()) },
@@ -223,7 +236,13 @@ func (a *App) newState() stream.State {
 	if a.Analytics, err = analytics.New(analytics.Options{Now: a.now}); err != nil {
 		panic(err) // only invalid options fail, and these are the defaults
 	}
-	return &stream.Multi{Names: []string{"online", "experiments", "analytics"}, States: []stream.State{a.Store, a.Accum, a.Analytics}}
+	if a.Windows, err = window.New(a.Offline, window.Options{Hooks: window.Hooks{
+		OnLate: func(n int) { a.Metrics.LateEvents.Add(float64(n)) },
+	}}); err != nil {
+		panic(err) // only invalid options fail, and these are the defaults
+	}
+	return &stream.Multi{Names: []string{"online", "experiments", "analytics", "windows"},
+		States: []stream.State{a.Store, a.Accum, a.Analytics, a.Windows}}
 }
 
 func featureOptions(c config.Features) feature.Options {
@@ -469,6 +488,10 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	var procErr error
 	bg.Add(1)
 	go func() { defer bg.Done(); procErr = a.Proc.Run(procCtx) }()
+	winCtx, stopWin := context.WithCancel(context.Background())
+	var winWG sync.WaitGroup
+	winWG.Add(1)
+	go func() { defer winWG.Done(); a.runWindows(winCtx) }()
 	var impWG sync.WaitGroup
 	impWG.Add(1)
 	go func() { defer impWG.Done(); a.writeImpressions(impCtx) }()
@@ -477,6 +500,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	g.Go(func() error { return a.refreshIndex(gctx) })
 	g.Go(func() error { return a.retention(gctx) })
 	g.Go(func() error { return a.Models.watch(gctx) })
+	g.Go(func() error { return a.snapshotProducts(gctx) })
 	stopRedis := func() {}
 	if a.Redis != nil {
 		var wg sync.WaitGroup
@@ -525,6 +549,13 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	stopProc()
 	bg.Wait()
 	stopRedis() // after the processor: the last export covers everything it applied
+	stopWin()
+	winWG.Wait()
+	fctx, fcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	if ferr := a.Windows.Flush(fctx); ferr != nil {
+		a.Logger.Warn("offline flush at shutdown; the next start writes it", "err", ferr)
+	}
+	fcancel()
 	if procErr != nil && err == nil {
 		err = procErr
 	}

@@ -11,6 +11,7 @@ import (
 // first of these as its source.
 const (
 	SrcCoVisit         = "co_visitation"
+	SrcBuyAgain        = "buy_again"
 	SrcHistory         = "history"
 	SrcCategoryPopular = "category_popular"
 	SrcTrending        = "trending"
@@ -19,10 +20,10 @@ const (
 
 // Sources lists every source name in priority order; a candidate's Scores
 // are indexed in this order.
-var Sources = []string{SrcCoVisit, SrcHistory, SrcCategoryPopular, SrcTrending, SrcPopular}
+var Sources = []string{SrcCoVisit, SrcHistory, SrcCategoryPopular, SrcTrending, SrcPopular, SrcBuyAgain}
 
 // NumSources is len(Sources).
-const NumSources = 5
+const NumSources = 6
 
 // SourceIndex returns the position of a source name in Sources, or -1.
 func SourceIndex(name string) int {

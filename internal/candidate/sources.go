@@ -205,3 +205,36 @@ func fromIndex(list []memstore.Scored, src string, n int, top float64) []Candida
 	}
 	return out
 }
+
+// BuyAgain proposes what the user bought before, most often bought first:
+// repeat purchase, for shops whose products are consumables (served only
+// when repeat purchases are allowed).
+type BuyAgain struct{}
+
+func (BuyAgain) Name() string { return SrcBuyAgain }
+
+func (BuyAgain) Candidates(_ context.Context, in *Input, n int) ([]Candidate, error) {
+	if in.User == nil || len(in.User.Bought) == 0 {
+		return nil, nil
+	}
+	k := SourceIndex(SrcBuyAgain)
+	out := make([]Candidate, 0, len(in.User.Bought))
+	for id, c := range in.User.Bought {
+		out = append(out, one(id, SrcBuyAgain, float64(c)))
+	}
+	slices.SortFunc(out, func(a, b Candidate) int {
+		if a.Scores[k] != b.Scores[k] {
+			return cmp.Compare(b.Scores[k], a.Scores[k])
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	if len(out) > n {
+		out = out[:n]
+	}
+	if top := out[0].Scores[k]; top > 0 {
+		for i := range out {
+			out[i].Scores[k] /= top // 1 for the most bought
+		}
+	}
+	return out, nil
+}

@@ -103,6 +103,7 @@ type Features struct {
 // Recommend tunes the request path.
 type Recommend struct {
 	MaxPerCategory int      `yaml:"max_per_category" help:"diversity cap per category (negative: none)"`
+	RepeatPurchase bool     `yaml:"repeat_purchase" help:"recommend items the user bought before (consumables); off: never"`
 	PromotedBoost  float64  `yaml:"promoted_boost" help:"score multiplier of promoted products"`
 	MarginWeight   float64  `yaml:"margin_weight" help:"score boost per unit of margin"`
 	MaxResults     int      `yaml:"max_results" help:"largest num_recommendations"`

@@ -40,9 +40,37 @@ func AppendUser(b []byte, u *User) []byte {
 		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(float32(s.Affinity.V)))
 		b = binary.AppendVarint(b, s.Affinity.T-u.Last)
 	}
+	// Product ids repeat (a view, a click and a purchase of one item): a
+	// table of distinct ids, referenced by index, keeps the value small.
+	bought := make([]string, 0, len(u.Bought))
+	for p := range u.Bought {
+		bought = append(bought, p)
+	}
+	slices.Sort(bought)
+	var table []string
+	index := make(map[string]int, len(u.Recent)+len(bought))
+	ref := func(s string) int {
+		i, ok := index[s]
+		if !ok {
+			i = len(table)
+			index[s] = i
+			table = append(table, s)
+		}
+		return i
+	}
+	for _, r := range u.Recent {
+		ref(r.Product)
+	}
+	for _, p := range bought {
+		ref(p)
+	}
+	b = binary.AppendUvarint(b, uint64(len(table)))
+	for _, s := range table {
+		b = appendStr(b, s)
+	}
 	b = binary.AppendUvarint(b, uint64(len(u.Recent)))
 	for _, r := range u.Recent {
-		b = appendStr(b, r.Product)
+		b = binary.AppendUvarint(b, uint64(index[r.Product]))
 		b = append(b, byte(r.Type))
 		b = binary.AppendVarint(b, u.Last-r.Time)
 		if r.Session == u.Session {
@@ -52,14 +80,9 @@ func AppendUser(b []byte, u *User) []byte {
 			b = appendStr(b, r.Session)
 		}
 	}
-	bought := make([]string, 0, len(u.Bought))
-	for p := range u.Bought {
-		bought = append(bought, p)
-	}
-	slices.Sort(bought)
 	b = binary.AppendUvarint(b, uint64(len(bought)))
 	for _, p := range bought {
-		b = appendStr(b, p)
+		b = binary.AppendUvarint(b, uint64(index[p]))
 		b = binary.AppendUvarint(b, uint64(u.Bought[p]))
 	}
 	return b
@@ -89,10 +112,22 @@ func DecodeUser(data []byte) (*User, error) {
 			u.Cats[c] = s
 		}
 	}
+	table := make([]string, d.count())
+	for i := range table {
+		table[i] = d.str()
+	}
+	at := func() string {
+		i := d.uvarint()
+		if i >= uint64(len(table)) {
+			d.fail()
+			return ""
+		}
+		return table[i]
+	}
 	if n := d.count(); n > 0 {
 		u.Recent = make([]Recent, 0, n)
 		for i := 0; i < n && d.err == nil; i++ {
-			r := Recent{Product: d.str(), Type: event.Type(d.byte())}
+			r := Recent{Product: at(), Type: event.Type(d.byte())}
 			r.Time = u.Last - d.varint()
 			if d.byte() == 0 {
 				r.Session = u.Session
@@ -105,7 +140,7 @@ func DecodeUser(data []byte) (*User, error) {
 	if n := d.count(); n > 0 {
 		u.Bought = make(map[string]int32, n)
 		for i := 0; i < n && d.err == nil; i++ {
-			p := d.str()
+			p := at()
 			u.Bought[p] = int32(d.uvarint())
 		}
 	}

@@ -18,8 +18,10 @@ type Options struct {
 	PopularityHalfLife time.Duration // 0 means 7 days
 	// TrendingHalfLife is the short half-life that trending compares with.
 	TrendingHalfLife time.Duration // 0 means 1 day
-	// RecentItems is how many recent items a user keeps (co-visitation seeds).
-	RecentItems int // 0 means 20
+	// RecentItems is how many recent items a user keeps: co-visitation seeds
+	// and the viewed-or-carted-not-bought history (measured: 100 instead of
+	// 20 raises Taobao HR@10 from 0.23 to 0.36, EVALUATION.md).
+	RecentItems int // 0 means 100
 	// SessionGap ends a co-visitation window when a user is idle this long
 	// and the session id does not say otherwise.
 	SessionGap time.Duration // 0 means 30 minutes
@@ -45,7 +47,7 @@ func (o Options) WithDefaults() Options {
 		o.TrendingHalfLife = 24 * time.Hour
 	}
 	if o.RecentItems == 0 {
-		o.RecentItems = 20
+		o.RecentItems = 100
 	}
 	if o.SessionGap == 0 {
 		o.SessionGap = 30 * time.Minute

@@ -292,11 +292,11 @@ func TestUserRecentBounded(t *testing.T) {
 
 	d := Options{}.WithDefaults()
 	u = &User{ID: "u"}
-	for i := range 50 {
+	for i := range 150 {
 		u.ApplyEvent(ev(event.Click, "p", t0+int64(i)), "", -1, &d, nil)
 	}
-	if len(u.Recent) != 20 {
-		t.Errorf("default RecentItems: len(Recent) = %d, want 20", len(u.Recent))
+	if len(u.Recent) != 100 {
+		t.Errorf("default RecentItems: len(Recent) = %d, want 100", len(u.Recent))
 	}
 }
 

@@ -38,6 +38,7 @@ type Metrics struct {
 	AnalyticsDropped prometheus.Counter
 	RedisWrites      *prometheus.CounterVec
 	RedisWriteErrors prometheus.Counter
+	LateEvents       prometheus.Counter
 }
 
 var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}
@@ -70,6 +71,7 @@ func New() *Metrics {
 		Impressions:      f.counter("reco_impressions_logged_total", "Served lists logged as impressions."),
 		ImpressionsDrop:  f.counter("reco_impressions_dropped_total", "Served lists not logged because the impression buffer was full or the log failed."),
 		RedisWrites:      f.counterVec("reco_redis_writes_total", "Online store keys written to Redis, or refused because Redis already held a newer value (replay).", "result"),
+		LateEvents:       f.counter("reco_window_late_events_total", "Events later than their window's close (past the allowed lateness), written to the late_events side output."),
 		RedisWriteErrors: f.counter("reco_redis_write_errors_total", "Failed exports of changed state to Redis (retried)."),
 		AnalyticsDropped: f.counter("reco_analytics_export_dropped_total", "Records the ClickHouse export dropped because its buffer was full."),
 	}

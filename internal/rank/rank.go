@@ -59,6 +59,7 @@ var FeatureNames = []string{
 	"src_category_popular",
 	"src_trending",
 	"src_popular",
+	"src_buy_again",
 }
 
 // NumFeatures is len(FeatureNames).
@@ -93,6 +94,7 @@ const (
 	fSrcCategoryPopular
 	fSrcTrending
 	fSrcPopular
+	fSrcBuyAgain
 	numFeatures
 )
 

@@ -12,7 +12,8 @@ import (
 //
 //	(0.15 + category affinity) x (0.2 + log popularity) x (0.5 + price fit) x (1 + co-visitation)
 //
-// plus a small bonus for items the user looked at and did not buy. Every
+// with bonuses for items the user looked at and did not buy, and (when
+// repeat purchase is on) for items the user bought often. Every
 // factor is in [0, 1], so a reason can name the strongest.
 type Rules struct{}
 
@@ -39,9 +40,10 @@ func (Rules) Score(_ context.Context, s *Slate) error {
 		}
 		cov := zeroNaN(v[fSrcCoVisit])
 		hist := zeroNaN(v[fSrcHistory])
-		score := (0.15 + aff) * (0.2 + pop) * (0.5 + fit) * (1 + cov) * (1 + 0.5*hist)
+		again := zeroNaN(v[fSrcBuyAgain])
+		score := (0.15 + aff) * (0.2 + pop) * (0.5 + fit) * (1 + cov) * (1 + 0.5*hist) * (1 + again)
 		// Normalise by the largest possible value so scores read as 0..1.
-		s.Scores[i] = score / (1.15 * 1.2 * 1.5 * 2 * 1.5)
+		s.Scores[i] = score / (1.15 * 1.2 * 1.5 * 2 * 1.5 * 2)
 	}
 	return nil
 }
@@ -62,6 +64,8 @@ func Reason(s *Slate, i int) string {
 		cat = p.Category
 	}
 	switch {
+	case c.Source == candidate.SrcBuyAgain:
+		return "you bought this before"
 	case c.Source == candidate.SrcCoVisit && c.Via != "":
 		return fmt.Sprintf("often viewed together with %s, which you viewed recently", c.Via)
 	case c.Source == candidate.SrcHistory || hist > 0:

@@ -68,11 +68,15 @@ type Service struct {
 }
 
 // DefaultSources is the candidate mix used when Options.Sources is nil.
-// Co-visitation is included when the store can read it.
-func DefaultSources(st Store) []candidate.Source {
+// Co-visitation is included when the store can read it; buy-again when
+// repeat purchases are allowed.
+func DefaultSources(st Store, repeatPurchase bool) []candidate.Source {
 	var out []candidate.Source
 	if cv, ok := st.(candidate.CoVisitReader); ok {
 		out = append(out, candidate.CoVisitation{Store: cv})
+	}
+	if repeatPurchase {
+		out = append(out, candidate.BuyAgain{})
 	}
 	return append(out, candidate.History{}, candidate.CategoryPopular{}, candidate.Trending{}, candidate.Popular{})
 }
@@ -94,7 +98,7 @@ func New(st Store, sink ImpressionSink, o Options) *Service {
 	}
 	o.Features = o.Features.WithDefaults()
 	if o.Sources == nil {
-		o.Sources = DefaultSources(st)
+		o.Sources = DefaultSources(st, o.Rerank.AllowPurchased)
 	}
 	return &Service{store: st, sink: sink, opt: o}
 }

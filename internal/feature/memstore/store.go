@@ -3,6 +3,7 @@ package memstore
 import (
 	"cmp"
 	"hash/maphash"
+	"iter"
 	"slices"
 	"strings"
 	"sync"
@@ -383,4 +384,26 @@ func (s *Store) TakeDirty() Dirty {
 		sh.mu.Unlock()
 	}
 	return d
+}
+
+// AllProducts yields a copy of every product (for snapshots); it holds one
+// shard's read lock at a time.
+func (s *Store) AllProducts() iter.Seq[*feature.Product] {
+	return func(yield func(*feature.Product) bool) {
+		for i := range s.products {
+			sh := &s.products[i]
+			sh.mu.RLock()
+			batch := make([]*feature.Product, 0, len(sh.m))
+			for _, p := range sh.m {
+				c := *p
+				batch = append(batch, &c)
+			}
+			sh.mu.RUnlock()
+			for _, p := range batch {
+				if !yield(p) {
+					return
+				}
+			}
+		}
+	}
 }

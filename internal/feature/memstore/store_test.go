@@ -477,7 +477,7 @@ func TestConcurrentReaders(t *testing.T) {
 					for _, c := range u.Cats {
 						n += c.Count
 					}
-					if n > u.Total || len(u.Recent) > 20 {
+					if n > u.Total || len(u.Recent) > s.Options().Features.RecentItems {
 						errs <- fmt.Errorf("inconsistent user copy: %+v", u)
 						return
 					}

@@ -151,8 +151,9 @@ func TestProductGuardIsAVector(t *testing.T) {
 	}
 }
 
-// TestMemoryPerUser measures Redis memory per user for the default feature
-// state of a typical user (20 events over a few categories) and reports it.
+// TestMemoryPerUser measures Redis memory per user for the state serving
+// reads (the served features plus recent items, categories and purchases)
+// of a typical user: 20 events on 7 products in 4 categories.
 func TestMemoryPerUser(t *testing.T) {
 	addrs, ok := servers(t)["standalone"]
 	if !ok {
@@ -165,7 +166,7 @@ func TestMemoryPerUser(t *testing.T) {
 		for i := 0; i < 20; i++ {
 			typ := []event.Type{event.View, event.View, event.View, event.Click, event.AddToCart, event.Purchase}[(u+i)%6]
 			r := event.Record{Kind: event.KindEvent, Event: event.Event{Type: typ, UserID: fmt.Sprintf("user-%07d", u),
-				ProductID: fmt.Sprintf("prod-%06d", (u*7+i*13)%50000), Category: fmt.Sprintf("category-%02d", (u+i/5)%50),
+				ProductID: fmt.Sprintf("prod-%06d", (u*7+(i/3)*13)%50000), // a view, then a click or cart of the same item Category: fmt.Sprintf("category-%02d", (u+i/5)%50),
 				SessionID: fmt.Sprintf("sess-%d-%d", u, i/10), Price: 20, Quantity: 1, Time: storetest.Now.Add(time.Duration(i) * time.Minute).UnixMilli()}}
 			ref.Apply(&r)
 		}

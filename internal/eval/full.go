@@ -1,0 +1,160 @@
+package eval
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/recohq/reco/internal/candidate"
+	"github.com/recohq/reco/internal/event"
+	"github.com/recohq/reco/internal/feature"
+	"github.com/recohq/reco/internal/feature/memstore"
+	"github.com/recohq/reco/internal/rank"
+	"github.com/recohq/reco/internal/rank/gbdt"
+	"github.com/recohq/reco/internal/recommend"
+	"github.com/recohq/reco/internal/rerank"
+	"github.com/recohq/reco/internal/train"
+)
+
+// Full runs the serving pipeline itself: recommend.Service (candidates ->
+// features -> rank -> rerank) over a memstore built by applying the
+// training events, with its clock at the split time. With GBDT set, the
+// ranker is a GBDT trained on train.FromHistory queries replayed from the
+// training events only, early-stopped on the latest 20% of those queries
+// (a validation slice carved from training); else the rule-based ranker.
+type Full struct {
+	Label    string
+	GBDT     bool
+	Features feature.Options // zero: the serving defaults
+	Rerank   rerank.Options  // AllowPurchased is set from the variant
+	// Sources, when set, replaces the serving candidate mix (experiments).
+	Sources func(st *memstore.Store, ds *Dataset) []candidate.Source
+	Log     func(format string, args ...any)
+
+	ds    *Dataset
+	svc   *recommend.Service
+	index map[string]int32
+}
+
+func (s *Full) Name() string {
+	if s.Label != "" {
+		return s.Label
+	}
+	if s.GBDT {
+		return "full"
+	}
+	return "full_rules"
+}
+
+// Events returns the training interactions as events in time order.
+func (ds *Dataset) Events() []event.Event {
+	evs := make([]event.Event, len(ds.Train))
+	for k, x := range ds.Train {
+		evs[k] = event.Event{Type: x.Type, UserID: ds.Users[x.User], ProductID: ds.Items[x.Item], Category: ds.Cat[x.Item],
+			Price: x.Price, Quantity: max(x.Qty, 1), Time: x.Time}
+	}
+	return evs
+}
+
+func (s *Full) logf(format string, args ...any) {
+	if s.Log != nil {
+		s.Log(format, args...)
+	}
+}
+
+func (s *Full) Fit(ctx context.Context, ds *Dataset) error {
+	s.ds = ds
+	fo := s.Features.WithDefaults()
+	split := ds.Split
+	st := memstore.New(memstore.Options{Features: fo, Now: func() time.Time { return split }})
+	var rec event.Record
+	for i := range ds.Products {
+		rec = event.Record{Kind: event.KindProduct, Product: ds.Products[i]}
+		st.Apply(&rec)
+	}
+	evs := ds.Events()
+	for i := range evs {
+		rec = event.Record{Kind: event.KindEvent, Event: evs[i]}
+		st.Apply(&rec)
+	}
+	st.RefreshIndex()
+	var rankers func(string) []rank.Ranker
+	if s.GBDT {
+		m, err := trainRanker(ctx, evs, fo, s.logf)
+		if err != nil {
+			return err
+		}
+		r := []rank.Ranker{&rank.Model{M: m, V: "gbdt-eval"}}
+		rankers = func(string) []rank.Ranker { return r }
+	}
+	ro := s.Rerank
+	ro.AllowPurchased = ds.Variant == "all"
+	o := recommend.Options{Features: fo, Rankers: rankers, Rerank: ro, Now: func() time.Time { return split }}
+	if s.Sources != nil {
+		o.Sources = s.Sources(st, ds)
+	}
+	s.svc = recommend.New(st, nil, o)
+	s.index = make(map[string]int32, len(ds.Items))
+	for i, id := range ds.Items {
+		s.index[id] = int32(i)
+	}
+	return nil
+}
+
+func (s *Full) Score(u int32, out []float64) {
+	resp, err := s.svc.Recommend(context.Background(), recommend.Request{UserID: s.ds.Users[u], N: 20})
+	if err != nil {
+		return
+	}
+	for k, it := range resp.Items {
+		if i, ok := s.index[it.ProductID]; ok {
+			out[i] = float64(len(resp.Items) - k)
+		}
+	}
+}
+
+// trainRanker trains the pipeline's GBDT the way `reco train` does on an
+// imported log: queries from train.FromHistory (purchases as positives),
+// time-ordered, the latest 20% for early stopping.
+func trainRanker(ctx context.Context, evs []event.Event, fo feature.Options, logf func(string, ...any)) (*gbdt.Model, error) {
+	t0 := time.Now()
+	qs, err := train.FromHistory(ctx, evs, train.HistoryOptions{Features: fo, Positives: []event.Type{event.Purchase}, MaxQueries: 15000, Seed: 1})
+	if err != nil {
+		return nil, err
+	}
+	if len(qs) < 10 {
+		return nil, fmt.Errorf("only %d training queries", len(qs))
+	}
+	slices.SortStableFunc(qs, func(a, b train.Query) int { return cmpInt(a.Time, b.Time) })
+	cut := len(qs) * 8 / 10
+	tr, va := toDataset(qs[:cut]), toDataset(qs[cut:])
+	p := gbdt.Params{Objective: gbdt.BinaryLogistic, MaxDepth: 6, Eta: 0.1, Rounds: 150, Subsample: 0.8,
+		ColsampleByTree: 0.8, MinChildWeight: 1, Lambda: 1, EarlyStoppingRounds: 20, Seed: 1}
+	m, rep, err := gbdt.Train(ctx, p, tr, va)
+	if err != nil {
+		return nil, err
+	}
+	logf("  gbdt: %d queries (%d rows), best round %d, valid %s %.4f, %s", len(qs), tr.Rows()+va.Rows(),
+		rep.BestIteration+1, firstMetric(rep), rep.BestScore, time.Since(t0).Round(time.Millisecond))
+	return m, nil
+}
+
+func firstMetric(rep gbdt.Report) string {
+	if len(rep.History) > 0 && len(rep.History[0].Metrics) > 0 {
+		return rep.History[0].Metrics[0].Name
+	}
+	return "metric"
+}
+
+func toDataset(qs []train.Query) *gbdt.Dataset {
+	d := &gbdt.Dataset{Features: rank.NumFeatures, FeatureNames: rank.FeatureNames}
+	for _, q := range qs {
+		d.X = append(d.X, q.X...)
+		for _, l := range q.Labels {
+			d.Labels = append(d.Labels, min(l, 1))
+		}
+		d.Groups = append(d.Groups, q.Rows())
+	}
+	return d
+}
