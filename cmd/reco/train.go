@@ -30,6 +30,7 @@ func openData(cfg config.Config, stderr io.Writer) (*app.App, error) {
 func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("train", stderr)
 	promote := fs.Bool("promote", false, "serve the new version if its evaluation is not worse than the current one's")
+	export := fs.String("export", "", "only write the training set as Parquet into this directory (for Spark + XGBoost)")
 	cfg, _, err := config.Load(fs, args, os.Getenv, configAliases)
 	if err != nil {
 		return err
@@ -39,6 +40,18 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer a.Log.Close()
+	if *export != "" {
+		if err := os.MkdirAll(*export, 0o755); err != nil {
+			return fmt.Errorf("train --export: %w", err)
+		}
+		rows, queries, source, err := a.Models.Export(ctx, *export)
+		if err != nil {
+			return fmt.Errorf("train --export: %w", err)
+		}
+		fmt.Fprintf(stdout, "exported %d rows (%d queries, from %s) to %s as Parquet; columns and the import step in %s/schema.json\n",
+			rows, queries, source, *export, *export)
+		return nil
+	}
 	fmt.Fprintf(stderr, "training on the log in %s\n", cfg.DataDir)
 	res, err := a.Models.Train(ctx, *promote)
 	if err != nil {

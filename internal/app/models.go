@@ -229,10 +229,7 @@ func (mm *modelManager) Train(ctx context.Context, promote bool) (*train.Result,
 	defer mm.trainMu.Unlock()
 	st := &TrainStatus{Running: true, Started: time.Now().UTC()}
 	mm.status.Store(st)
-	res, err := train.Run(ctx, train.Options{
-		Scan: mm.a.ScanLog, Registry: mm.reg, Features: mm.a.features,
-		Log: func(format string, args ...any) { mm.a.Logger.Info("train: " + fmt.Sprintf(format, args...)) },
-	})
+	res, err := train.Run(ctx, mm.trainOptions())
 	done := &TrainStatus{Started: st.Started, Finished: time.Now().UTC()}
 	if err != nil {
 		done.Error = err.Error()
@@ -249,6 +246,28 @@ func (mm *modelManager) Train(ctx context.Context, promote bool) (*train.Result,
 	}
 	mm.status.Store(done)
 	return res, nil
+}
+
+// trainOptions translates the train section of the configuration.
+func (mm *modelManager) trainOptions() train.Options {
+	c := mm.a.Config.Train
+	lw := train.LabelWeights{Click: float32(c.LabelWeights["click"]), AddToCart: float32(c.LabelWeights["add_to_cart"]),
+		Purchase: float32(c.LabelWeights["purchase"])}
+	return train.Options{
+		Scan: mm.a.ScanLog, Registry: mm.reg, Features: mm.a.features,
+		Params: gbdt.Params{Objective: gbdt.Objective(c.Objective)}, Window: c.AttributionWindow.D(), Labels: lw,
+		Log: func(format string, args ...any) { mm.a.Logger.Info("train: " + fmt.Sprintf(format, args...)) },
+	}
+}
+
+// Export writes the training set as Parquet under dir (training at scale).
+func (mm *modelManager) Export(ctx context.Context, dir string) (rows, queries int, source string, err error) {
+	qs, source, err := train.Queries(ctx, mm.trainOptions())
+	if err != nil {
+		return 0, 0, "", err
+	}
+	rows, err = train.Export(ctx, dir, qs, 0.2)
+	return rows, len(qs), source, err
 }
 
 func (mm *modelManager) better(meta registry.Meta) bool {

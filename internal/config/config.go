@@ -89,7 +89,10 @@ type Auth struct {
 
 // Train configures training.
 type Train struct {
-	Schedule string `yaml:"schedule" help:"cron schedule of the built-in retrain, e.g. '0 2 * * *'"`
+	Schedule          string             `yaml:"schedule" help:"cron schedule of the built-in retrain, e.g. '0 2 * * *'"`
+	Objective         string             `yaml:"objective" help:"binary:logistic or rank:ndcg"`
+	AttributionWindow Duration           `yaml:"attribution_window" help:"how long after a served list a click, cart or purchase labels it"`
+	LabelWeights      map[string]float64 `yaml:"label_weights" help:"grades of click, add_to_cart and purchase"`
 }
 
 // Features tunes the feature definitions.
@@ -131,6 +134,7 @@ func Default() Config {
 			TrendingHalfLife: Duration(24 * time.Hour)},
 		Recommend: Recommend{MaxPerCategory: 3, PromotedBoost: 1.1, MaxResults: 100, Timeout: Duration(50 * time.Millisecond)},
 		Limits:    Limits{MaxBodyBytes: 16 << 20, MaxBatch: 10000},
+		Train:     Train{Objective: "binary:logistic", AttributionWindow: Duration(time.Hour)},
 	}
 }
 
@@ -211,6 +215,18 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.MaxBatch < 1 {
 		bad("limits.max_batch", "must be at least 1")
+	}
+	oneOf("train.objective", c.Train.Objective, "binary:logistic", "rank:ndcg")
+	if c.Train.AttributionWindow <= 0 {
+		bad("train.attribution_window", "must be positive")
+	}
+	for k, w := range c.Train.LabelWeights {
+		switch {
+		case k != "click" && k != "add_to_cart" && k != "purchase":
+			bad("train.label_weights."+k, "not click, add_to_cart or purchase")
+		case w <= 0 || w > 31:
+			bad("train.label_weights."+k, "must be in (0, 31]")
+		}
 	}
 	if c.Train.Schedule != "" {
 		if _, err := cron.ParseStandard(c.Train.Schedule); err != nil {

@@ -92,14 +92,13 @@ func (o Options) withDefaults() Options {
 // ErrNoData means the log holds too little to train on.
 var ErrNoData = errors.New("not enough data to train")
 
-// Run builds the training set, trains, evaluates on the latest time slice
-// and registers a new model version (not promoted).
-func Run(ctx context.Context, o Options) (*Result, error) {
+// Queries builds the training set: served impressions when enough of them
+// carry a label, else queries replayed from history. It reports which.
+func Queries(ctx context.Context, o Options) ([]Query, string, error) {
 	o = o.withDefaults()
-	start := time.Now()
 	queries, err := FromImpressions(o.Scan, o.Window, o.Labels)
 	if err != nil {
-		return nil, fmt.Errorf("train: read impressions: %w", err)
+		return nil, "", fmt.Errorf("train: read impressions: %w", err)
 	}
 	labelled := 0
 	for _, q := range queries {
@@ -121,7 +120,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("train: read events: %w", err)
+			return nil, "", fmt.Errorf("train: read events: %w", err)
 		}
 		o.Log("too few labelled impressions (%d < %d): building queries from %d history events", labelled, o.MinQueries, len(evs))
 		source = "history"
@@ -134,8 +133,20 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 		queries, err = FromHistory(ctx, evs, o.History)
 		if err != nil {
-			return nil, fmt.Errorf("train: history: %w", err)
+			return nil, "", fmt.Errorf("train: history: %w", err)
 		}
+	}
+	return queries, source, nil
+}
+
+// Run builds the training set, trains, evaluates on the latest time slice
+// and registers a new model version (not promoted).
+func Run(ctx context.Context, o Options) (*Result, error) {
+	o = o.withDefaults()
+	start := time.Now()
+	queries, source, err := Queries(ctx, o)
+	if err != nil {
+		return nil, err
 	}
 	if len(queries) < 10 {
 		return nil, reco.E("train.Run", reco.Conflict, fmt.Errorf("%w: %d queries", ErrNoData, len(queries)))
