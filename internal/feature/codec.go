@@ -3,10 +3,11 @@ package feature
 import (
 	"encoding/binary"
 	"errors"
-	"math"
 	"slices"
 
 	"github.com/recohq/reco/internal/event"
+
+	"github.com/recohq/reco/internal/wire"
 )
 
 // The compact binary forms of User and Product, used where state leaves the
@@ -19,14 +20,14 @@ var errState = errors.New("feature: corrupt state encoding")
 // AppendUser appends u's encoding to b.
 func AppendUser(b []byte, u *User) []byte {
 	b = append(b, stateCodecVersion)
-	b = appendStr(b, u.ID)
+	b = wire.AppendString(b, u.ID)
 	for _, n := range []int64{u.Total, u.Views, u.Clicks, u.Carts, u.Removes, u.Purchases, u.Reviews, u.Impressions, u.PriceN} {
 		b = binary.AppendUvarint(b, uint64(n))
 	}
-	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(u.PriceSum))
+	b = wire.AppendFloat64(b, (u.PriceSum))
 	b = binary.AppendVarint(b, u.First)
 	b = binary.AppendVarint(b, u.Last-u.First)
-	b = appendStr(b, u.Session)
+	b = wire.AppendString(b, u.Session)
 	cats := make([]string, 0, len(u.Cats))
 	for c := range u.Cats {
 		cats = append(cats, c)
@@ -35,9 +36,9 @@ func AppendUser(b []byte, u *User) []byte {
 	b = binary.AppendUvarint(b, uint64(len(cats)))
 	for _, c := range cats {
 		s := u.Cats[c]
-		b = appendStr(b, c)
+		b = wire.AppendString(b, c)
 		b = binary.AppendUvarint(b, uint64(s.Count))
-		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(float32(s.Affinity.V)))
+		b = wire.AppendFloat32(b, float32(s.Affinity.V))
 		b = binary.AppendVarint(b, s.Affinity.T-u.Last)
 	}
 	// Product ids repeat (a view, a click and a purchase of one item): a
@@ -66,7 +67,7 @@ func AppendUser(b []byte, u *User) []byte {
 	}
 	b = binary.AppendUvarint(b, uint64(len(table)))
 	for _, s := range table {
-		b = appendStr(b, s)
+		b = wire.AppendString(b, s)
 	}
 	b = binary.AppendUvarint(b, uint64(len(u.Recent)))
 	for _, r := range u.Recent {
@@ -77,7 +78,7 @@ func AppendUser(b []byte, u *User) []byte {
 			b = append(b, 0) // the common case costs one byte
 		} else {
 			b = append(b, 1)
-			b = appendStr(b, r.Session)
+			b = wire.AppendString(b, r.Session)
 		}
 	}
 	b = binary.AppendUvarint(b, uint64(len(bought)))
@@ -90,62 +91,62 @@ func AppendUser(b []byte, u *User) []byte {
 
 // DecodeUser decodes a user encoded by AppendUser.
 func DecodeUser(data []byte) (*User, error) {
-	d := dec{b: data}
-	if d.byte() != stateCodecVersion {
+	d := wire.NewReader(data)
+	if d.Byte() != stateCodecVersion {
 		return nil, errState
 	}
-	u := &User{ID: d.str()}
+	u := &User{ID: d.String()}
 	for _, p := range []*int64{&u.Total, &u.Views, &u.Clicks, &u.Carts, &u.Removes, &u.Purchases, &u.Reviews, &u.Impressions, &u.PriceN} {
-		*p = int64(d.uvarint())
+		*p = int64(d.Uvarint())
 	}
-	u.PriceSum = math.Float64frombits(d.u64())
-	u.First = d.varint()
-	u.Last = u.First + d.varint()
-	u.Session = d.str()
-	if n := d.count(); n > 0 {
+	u.PriceSum = d.Float64()
+	u.First = d.Varint()
+	u.Last = u.First + d.Varint()
+	u.Session = d.String()
+	if n := d.Count(); n > 0 {
 		u.Cats = make(map[string]*CatStat, n)
-		for i := 0; i < n && d.err == nil; i++ {
-			c := d.str()
-			s := &CatStat{Count: int64(d.uvarint())}
-			s.Affinity.V = float64(math.Float32frombits(d.u32()))
-			s.Affinity.T = u.Last + d.varint()
+		for i := 0; i < n && d.Err() == nil; i++ {
+			c := d.String()
+			s := &CatStat{Count: int64(d.Uvarint())}
+			s.Affinity.V = float64(d.Float32())
+			s.Affinity.T = u.Last + d.Varint()
 			u.Cats[c] = s
 		}
 	}
-	table := make([]string, d.count())
+	table := make([]string, d.Count())
 	for i := range table {
-		table[i] = d.str()
+		table[i] = d.String()
 	}
 	at := func() string {
-		i := d.uvarint()
+		i := d.Uvarint()
 		if i >= uint64(len(table)) {
-			d.fail()
+			d.Fail()
 			return ""
 		}
 		return table[i]
 	}
-	if n := d.count(); n > 0 {
+	if n := d.Count(); n > 0 {
 		u.Recent = make([]Recent, 0, n)
-		for i := 0; i < n && d.err == nil; i++ {
-			r := Recent{Product: at(), Type: event.Type(d.byte())}
-			r.Time = u.Last - d.varint()
-			if d.byte() == 0 {
+		for i := 0; i < n && d.Err() == nil; i++ {
+			r := Recent{Product: at(), Type: event.Type(d.Byte())}
+			r.Time = u.Last - d.Varint()
+			if d.Byte() == 0 {
 				r.Session = u.Session
 			} else {
-				r.Session = d.str()
+				r.Session = d.String()
 			}
 			u.Recent = append(u.Recent, r)
 		}
 	}
-	if n := d.count(); n > 0 {
+	if n := d.Count(); n > 0 {
 		u.Bought = make(map[string]int32, n)
-		for i := 0; i < n && d.err == nil; i++ {
+		for i := 0; i < n && d.Err() == nil; i++ {
 			p := at()
-			u.Bought[p] = int32(d.uvarint())
+			u.Bought[p] = int32(d.Uvarint())
 		}
 	}
-	if d.err != nil {
-		return nil, d.err
+	if d.Err() != nil {
+		return nil, errState
 	}
 	return u, nil
 }
@@ -154,7 +155,7 @@ func DecodeUser(data []byte) (*User, error) {
 func AppendProduct(b []byte, p *Product) []byte {
 	b = append(b, stateCodecVersion)
 	for _, s := range []string{p.ID, p.Category, p.Name} {
-		b = appendStr(b, s)
+		b = wire.AppendString(b, s)
 	}
 	var flags byte
 	for i, f := range []bool{p.Promoted, p.Available, p.InCatalog} {
@@ -163,14 +164,14 @@ func AppendProduct(b []byte, p *Product) []byte {
 		}
 	}
 	b = append(b, flags)
-	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(p.Price))
+	b = wire.AppendFloat64(b, (p.Price))
 	b = binary.AppendVarint(b, p.Inventory)
-	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(p.Margin))
+	b = wire.AppendFloat64(b, (p.Margin))
 	for _, n := range []int64{p.Views, p.Clicks, p.Carts, p.Purchases, p.Reviews, p.RatingSum, p.Impressions} {
 		b = binary.AppendUvarint(b, uint64(n))
 	}
 	for _, d := range []Decayed{p.Popularity, p.Trend} {
-		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(d.V))
+		b = wire.AppendFloat64(b, (d.V))
 		b = binary.AppendVarint(b, d.T)
 	}
 	b = binary.AppendVarint(b, p.Updated)
@@ -181,128 +182,41 @@ func AppendProduct(b []byte, p *Product) []byte {
 	slices.Sort(keys)
 	b = binary.AppendUvarint(b, uint64(len(keys)))
 	for _, k := range keys {
-		b = appendStr(b, k)
-		b = appendStr(b, p.Attributes[k])
+		b = wire.AppendString(b, k)
+		b = wire.AppendString(b, p.Attributes[k])
 	}
 	return b
 }
 
 // DecodeProduct decodes a product encoded by AppendProduct.
 func DecodeProduct(data []byte) (*Product, error) {
-	d := dec{b: data}
-	if d.byte() != stateCodecVersion {
+	d := wire.NewReader(data)
+	if d.Byte() != stateCodecVersion {
 		return nil, errState
 	}
-	p := &Product{ID: d.str(), Category: d.str(), Name: d.str()}
-	flags := d.byte()
+	p := &Product{ID: d.String(), Category: d.String(), Name: d.String()}
+	flags := d.Byte()
 	p.Promoted, p.Available, p.InCatalog = flags&1 != 0, flags&2 != 0, flags&4 != 0
-	p.Price = math.Float64frombits(d.u64())
-	p.Inventory = d.varint()
-	p.Margin = math.Float64frombits(d.u64())
+	p.Price = d.Float64()
+	p.Inventory = d.Varint()
+	p.Margin = d.Float64()
 	for _, n := range []*int64{&p.Views, &p.Clicks, &p.Carts, &p.Purchases, &p.Reviews, &p.RatingSum, &p.Impressions} {
-		*n = int64(d.uvarint())
+		*n = int64(d.Uvarint())
 	}
 	for _, dd := range []*Decayed{&p.Popularity, &p.Trend} {
-		dd.V = math.Float64frombits(d.u64())
-		dd.T = d.varint()
+		dd.V = d.Float64()
+		dd.T = d.Varint()
 	}
-	p.Updated = d.varint()
-	if n := d.count(); n > 0 {
+	p.Updated = d.Varint()
+	if n := d.Count(); n > 0 {
 		p.Attributes = make(map[string]string, n)
-		for i := 0; i < n && d.err == nil; i++ {
-			k := d.str()
-			p.Attributes[k] = d.str()
+		for i := 0; i < n && d.Err() == nil; i++ {
+			k := d.String()
+			p.Attributes[k] = d.String()
 		}
 	}
-	if d.err != nil {
-		return nil, d.err
+	if d.Err() != nil {
+		return nil, errState
 	}
 	return p, nil
-}
-
-func appendStr(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-type dec struct {
-	b   []byte
-	err error
-}
-
-func (d *dec) fail() {
-	if d.err == nil {
-		d.err = errState
-	}
-	d.b = nil
-}
-
-func (d *dec) byte() byte {
-	if len(d.b) < 1 {
-		d.fail()
-		return 0
-	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	return c
-}
-
-func (d *dec) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail()
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *dec) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail()
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-// count reads a length that must fit in what is left.
-func (d *dec) count() int {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.fail()
-		return 0
-	}
-	return int(n)
-}
-
-func (d *dec) u32() uint32 {
-	if len(d.b) < 4 {
-		d.fail()
-		return 0
-	}
-	v := binary.LittleEndian.Uint32(d.b)
-	d.b = d.b[4:]
-	return v
-}
-
-func (d *dec) u64() uint64 {
-	if len(d.b) < 8 {
-		d.fail()
-		return 0
-	}
-	v := binary.LittleEndian.Uint64(d.b)
-	d.b = d.b[8:]
-	return v
-}
-
-func (d *dec) str() string {
-	n := d.count()
-	if d.err != nil {
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
 }
