@@ -16,6 +16,7 @@ import (
 
 	"github.com/recohq/reco/internal/app"
 	"github.com/recohq/reco/internal/config"
+	"github.com/recohq/reco/internal/feature"
 )
 
 // TestMain lets the test binary act as `reco` itself, so that crash tests
@@ -138,20 +139,8 @@ func (s *server) settle() {
 }
 
 type userFeatures struct {
-	UserID   string `json:"user_id"`
-	Features struct {
-		TotalEvents      int64   `json:"total_events"`
-		Clicks           int64   `json:"clicks"`
-		Purchases        int64   `json:"purchases"`
-		AddToCarts       int64   `json:"add_to_carts"`
-		PurchaseRate     float64 `json:"purchase_rate"`
-		CategoriesViewed int64   `json:"categories_viewed"`
-		FavoriteCategory string  `json:"favorite_category"`
-		AvgPricePoint    float64 `json:"avg_price_point"`
-		FirstEventTime   string  `json:"first_event_time"`
-		LastEventTime    string  `json:"last_event_time"`
-		PurchaseTier     string  `json:"purchase_tier"`
-	} `json:"features"`
+	UserID   string               `json:"user_id"`
+	Features feature.UserFeatures `json:"features"`
 }
 
 type recResponse struct {
