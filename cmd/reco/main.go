@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 )
@@ -36,6 +37,12 @@ Every command that runs the server reads reco.yaml (--config), RECO_* variables 
 `
 
 func main() {
+	if os.Getenv("GOGC") == "" {
+		// The online state is a large, long-lived heap: collecting at 4x
+		// its size instead of 2x halves the GC's CPU for a bounded cost in
+		// memory. GOGC overrides.
+		debug.SetGCPercent(400)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

@@ -280,14 +280,14 @@ func TestUserRecentBounded(t *testing.T) {
 	u.ApplyEvent(&event.Event{Type: event.Review, ProductID: "r", Rating: 5, Time: t0 + 10}, "", -1, &o, nil)
 	u.ApplyEvent(ev(event.RemoveFromCart, "x", t0+11), "", -1, &o, nil)
 	var got []string
-	for _, r := range u.Recent {
+	for _, r := range u.Clone(o.RecentItems).Recent {
 		got = append(got, r.Product)
 	}
 	if want := []string{"p3", "p4", "p5"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Recent = %v, want %v (oldest first)", got, want)
 	}
-	if len(u.Recent) > 3 {
-		t.Errorf("len(Recent) = %d > RecentItems", len(u.Recent))
+	if len(u.Recent) > 2*3 {
+		t.Errorf("len(Recent) = %d > 2 x RecentItems", len(u.Recent))
 	}
 
 	d := Options{}.WithDefaults()
@@ -295,8 +295,11 @@ func TestUserRecentBounded(t *testing.T) {
 	for i := range 150 {
 		u.ApplyEvent(ev(event.Click, "p", t0+int64(i)), "", -1, &d, nil)
 	}
-	if len(u.Recent) != 100 {
-		t.Errorf("default RecentItems: len(Recent) = %d, want 100", len(u.Recent))
+	if got := u.Clone(d.RecentItems).Recent; len(got) != 100 || got[99] != u.Recent[len(u.Recent)-1] {
+		t.Errorf("default RecentItems: a copy has %d recent items, want the newest 100", len(got))
+	}
+	if len(u.Recent) > 2*d.RecentItems {
+		t.Errorf("the state keeps %d recent items, more than twice RecentItems", len(u.Recent))
 	}
 }
 
@@ -389,7 +392,7 @@ func TestUserCloneIsDeep(t *testing.T) {
 	o := Options{}.WithDefaults()
 	u := &User{ID: "u"}
 	u.ApplyEvent(ev(event.Purchase, "p1", t0), "a", 5, &o, nil)
-	c := u.Clone()
+	c := u.Clone(0)
 	if !reflect.DeepEqual(c, u) {
 		t.Fatalf("Clone differs: %+v vs %+v", c, u)
 	}

@@ -215,9 +215,14 @@ func (u *User) ApplyEvent(e *event.Event, cat string, price float64, o *Options,
 		sameSession = append(sameSession, r)
 	}
 	if e.Type != event.RemoveFromCart && e.Type != event.Review {
-		if len(u.Recent) >= o.RecentItems {
-			copy(u.Recent, u.Recent[1:])
-			u.Recent = u.Recent[:len(u.Recent)-1]
+		// Recent may hold up to twice RecentItems, trimmed in one copy when
+		// full, so that an event costs O(1), not a shift of the whole list;
+		// Clone returns only the newest RecentItems.
+		if len(u.Recent) >= 2*o.RecentItems {
+			keep := o.RecentItems - 1
+			copy(u.Recent, u.Recent[len(u.Recent)-keep:])
+			clear(u.Recent[keep:])
+			u.Recent = u.Recent[:keep]
 		}
 		u.Recent = append(u.Recent, Recent{Product: e.ProductID, Type: e.Type, Time: e.Time, Session: e.SessionID})
 	}
@@ -271,8 +276,9 @@ func (u *User) TopCategories(n int, now int64, o *Options) []CatAffinity {
 	return out
 }
 
-// Clone returns a deep copy of u that a reader may keep.
-func (u *User) Clone() *User {
+// Clone returns a deep copy of u that a reader may keep, with the newest
+// maxRecent recent items (all when maxRecent <= 0).
+func (u *User) Clone(maxRecent int) *User {
 	c := *u
 	if u.Cats != nil {
 		c.Cats = make(map[string]*CatStat, len(u.Cats))
@@ -281,7 +287,11 @@ func (u *User) Clone() *User {
 			c.Cats[k] = &vv
 		}
 	}
-	c.Recent = append([]Recent(nil), u.Recent...)
+	recent := u.Recent
+	if maxRecent > 0 && len(recent) > maxRecent {
+		recent = recent[len(recent)-maxRecent:]
+	}
+	c.Recent = append([]Recent(nil), recent...)
 	if u.Bought != nil {
 		c.Bought = make(map[string]int32, len(u.Bought))
 		for k, v := range u.Bought {

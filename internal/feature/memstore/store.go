@@ -265,7 +265,7 @@ func (s *Store) User(id string) (*feature.User, bool) {
 	u := sh.m[id]
 	var c *feature.User
 	if u != nil {
-		c = u.Clone()
+		c = u.Clone(s.opt.Features.RecentItems)
 	}
 	sh.mu.RUnlock()
 	return c, c != nil
@@ -352,7 +352,7 @@ func (s *Store) TakeDirty() Dirty {
 		sh.mu.Lock()
 		for id := range sh.dirty {
 			if u := sh.m[id]; u != nil {
-				d.Users = append(d.Users, u.Clone())
+				d.Users = append(d.Users, u.Clone(s.opt.Features.RecentItems))
 			}
 		}
 		sh.dirty = nil
