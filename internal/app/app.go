@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -27,6 +28,7 @@ import (
 	"github.com/recohq/reco/internal/feature"
 	"github.com/recohq/reco/internal/feature/memstore"
 	"github.com/recohq/reco/internal/feature/redisstore"
+	"github.com/recohq/reco/internal/featureview"
 	"github.com/recohq/reco/internal/metrics"
 	"github.com/recohq/reco/internal/offline"
 	"github.com/recohq/reco/internal/offline/offlinecfg"
@@ -56,6 +58,9 @@ type App struct {
 	Redis       *redisstore.Store // nil unless online_store.type is redis
 	Offline     *offline.Store
 	Windows     *window.Aggregator
+	Views       *featureview.Engine
+	viewDefs    []featureview.View
+	onDemand    []featureview.OnDemand
 
 	// online is what serving reads: the embedded store, or Redis.
 	online onlineReader
@@ -107,6 +112,14 @@ func Open(cfg config.Config, o Options) (*App, error) {
 	}
 	a.Log = log
 	a.features = featureOptions(cfg.Features)
+	if a.viewDefs, a.onDemand, err = cfg.FeatureViews.ResolveFor(a.features, os.ReadFile); err != nil {
+		log.Close()
+		return nil, fmt.Errorf("feature_views: %w", err)
+	}
+	if _, err := featureview.New(a.viewDefs, a.onDemand, featureview.Options{}); err != nil {
+		log.Close()
+		return nil, fmt.Errorf("feature_views: %w", err)
+	}
 	octx, ocancel := context.WithTimeout(context.Background(), 10*time.Second)
 	a.Offline, err = offlinecfg.Open(octx, cfg.OfflineStore, cfg.DataDir)
 	ocancel()
@@ -198,6 +211,7 @@ func Open(cfg config.Config, o Options) (*App, error) {
 		Models:       modelAdmin{a.Models},
 		Experiments:  experimentAdmin{a},
 		Analytics:    analytics.NewHandler(a.Analytics),
+		FeatureViews: func() any { return a.Views.ViewsJSON(a.now()) },
 		IngestKeys:   cfg.Auth.IngestKeys,
 		AdminKeys:    cfg.Auth.AdminKeys,
 		Metrics:      m.Handler(),
@@ -241,8 +255,18 @@ func (a *App) newState() stream.State {
 	}}); err != nil {
 		panic(err) // only invalid options fail, and these are the defaults
 	}
-	return &stream.Multi{Names: []string{"online", "experiments", "analytics", "windows"},
-		States: []stream.State{a.Store, a.Accum, a.Analytics, a.Windows}}
+	if a.Views, err = featureview.New(a.viewDefs, a.onDemand, featureview.Options{Now: a.now, Hooks: featureview.Hooks{
+		OnRead: func(view string, requested, present int, took time.Duration) {
+			a.Metrics.FeatureRead.WithLabelValues(view).Observe(took.Seconds())
+			if requested > 0 {
+				a.Metrics.FeatureCoverage.WithLabelValues(view).Observe(float64(present) / float64(requested))
+			}
+		},
+	}}); err != nil {
+		panic(err) // the definitions were validated in Open
+	}
+	return &stream.Multi{Names: []string{"online", "experiments", "analytics", "windows", "views"},
+		States: []stream.State{a.Store, a.Accum, a.Analytics, a.Windows, a.Views}}
 }
 
 func featureOptions(c config.Features) feature.Options {
@@ -284,6 +308,15 @@ func (a *App) registerGauges() {
 			}
 		}
 		return 0
+	})
+	m.GaugeVecFunc("reco_feature_view_freshness_seconds", "Age of the newest event applied to each feature view (SLO: user features < 5 min, product features < 1 h).", "view", func() map[string]float64 {
+		out := map[string]float64{}
+		for _, v := range a.viewDefs {
+			if d, ok := a.Views.Freshness(v.Name, a.now()); ok {
+				out[v.Name] = d.Seconds()
+			}
+		}
+		return out
 	})
 	m.GaugeFunc("reco_ready", "1 once the log has been replayed.", func() float64 {
 		if a.Proc.Ready() {
@@ -627,4 +660,28 @@ func (s logSource) Open(p int, from int64) (stream.Reader, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// EntityViews reads every feature view of an entity kind for one entity:
+// each value with its status (present, missing, expired) and age.
+func (a *App) EntityViews(entity, id string) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	now := a.now()
+	for _, v := range a.viewDefs {
+		if v.Entity != entity {
+			continue
+		}
+		rows, err := a.Views.Get(v.Name, []string{id}, nil, now)
+		if err != nil || len(rows) == 0 {
+			continue
+		}
+		vals := map[string]any{}
+		for i, f := range v.Features {
+			if i < len(rows[0].Values) {
+				vals[f.Name] = rows[0].Values[i]
+			}
+		}
+		out[v.Name] = vals
+	}
+	return out
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/recohq/reco"
 	"github.com/recohq/reco/internal/experiment"
+	"github.com/recohq/reco/internal/featureview"
 
 	"fmt"
 	"slices"
@@ -38,6 +39,7 @@ type Config struct {
 	Experiments  []experiment.Experiment `yaml:"experiments"`
 	Train        Train                   `yaml:"train"`
 	Features     Features                `yaml:"features"`
+	FeatureViews featureview.Config      `yaml:"feature_views"`
 	Recommend    Recommend               `yaml:"recommend"`
 	Limits       Limits                  `yaml:"limits"`
 }

@@ -39,6 +39,8 @@ type Metrics struct {
 	RedisWrites      *prometheus.CounterVec
 	RedisWriteErrors prometheus.Counter
 	LateEvents       prometheus.Counter
+	FeatureRead      *prometheus.HistogramVec
+	FeatureCoverage  *prometheus.HistogramVec
 }
 
 var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}
@@ -62,15 +64,18 @@ func New() *Metrics {
 		StreamApplied:  f.counter("reco_stream_records_applied_total", "Log records applied to the online state."),
 		StreamDelay: f.hist("reco_stream_event_delay_seconds", "Time from an event's acknowledgement to its being applied to the features (feature freshness).",
 			[]float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}),
-		BadRecords:       f.counter("reco_stream_bad_records_total", "Log records that could not be decoded and were skipped."),
-		Checkpoints:      f.counterVec("reco_stream_checkpoints_total", "Checkpoints written, by result.", "result"),
-		CheckpointDur:    f.hist("reco_stream_checkpoint_duration_seconds", "Time to write a checkpoint.", prometheus.ExponentialBuckets(.001, 2, 16)),
-		LogAppend:        f.hist("reco_log_append_duration_seconds", "Time to append a batch to the event log (including fsync).", latencyBuckets),
-		LogFsync:         f.hist("reco_log_fsync_duration_seconds", "Time of one fsync of the event log.", latencyBuckets),
-		LogTruncated:     f.counter("reco_log_truncated_bytes_total", "Bytes of torn log tail truncated at start."),
-		Impressions:      f.counter("reco_impressions_logged_total", "Served lists logged as impressions."),
-		ImpressionsDrop:  f.counter("reco_impressions_dropped_total", "Served lists not logged because the impression buffer was full or the log failed."),
-		RedisWrites:      f.counterVec("reco_redis_writes_total", "Online store keys written to Redis, or refused because Redis already held a newer value (replay).", "result"),
+		BadRecords:      f.counter("reco_stream_bad_records_total", "Log records that could not be decoded and were skipped."),
+		Checkpoints:     f.counterVec("reco_stream_checkpoints_total", "Checkpoints written, by result.", "result"),
+		CheckpointDur:   f.hist("reco_stream_checkpoint_duration_seconds", "Time to write a checkpoint.", prometheus.ExponentialBuckets(.001, 2, 16)),
+		LogAppend:       f.hist("reco_log_append_duration_seconds", "Time to append a batch to the event log (including fsync).", latencyBuckets),
+		LogFsync:        f.hist("reco_log_fsync_duration_seconds", "Time of one fsync of the event log.", latencyBuckets),
+		LogTruncated:    f.counter("reco_log_truncated_bytes_total", "Bytes of torn log tail truncated at start."),
+		Impressions:     f.counter("reco_impressions_logged_total", "Served lists logged as impressions."),
+		ImpressionsDrop: f.counter("reco_impressions_dropped_total", "Served lists not logged because the impression buffer was full or the log failed."),
+		RedisWrites:     f.counterVec("reco_redis_writes_total", "Online store keys written to Redis, or refused because Redis already held a newer value (replay).", "result"),
+		FeatureRead:     f.histVec("reco_feature_read_duration_seconds", "Online read latency of a feature view.", latencyBuckets, "view"),
+		FeatureCoverage: f.histVec("reco_feature_coverage_ratio", "Share of the requested feature values present per read (SLO > 99%).",
+			[]float64{.5, .8, .9, .95, .99, .999, 1}, "view"),
 		LateEvents:       f.counter("reco_window_late_events_total", "Events later than their window's close (past the allowed lateness), written to the late_events side output."),
 		RedisWriteErrors: f.counter("reco_redis_write_errors_total", "Failed exports of changed state to Redis (retried)."),
 		AnalyticsDropped: f.counter("reco_analytics_export_dropped_total", "Records the ClickHouse export dropped because its buffer was full."),

@@ -34,6 +34,9 @@ type Recommender interface {
 type FeatureReader interface {
 	UserFeatures(id string) (feature.UserFeatures, bool)
 	ProductFeatures(id string) (feature.ProductFeatures, bool)
+	// EntityViews returns, per feature view of the entity kind ("user" or
+	// "product"), each feature's value with its status and age.
+	EntityViews(entity, id string) map[string]map[string]any
 	Similar(id string, n int) ([]recommend.Item, bool)
 }
 
@@ -59,6 +62,7 @@ type Options struct {
 	Models       ModelAdmin      // nil: no model endpoints
 	Experiments  ExperimentAdmin // nil: no experiment endpoints
 	Analytics    http.Handler    // serves /v1/analytics/...; nil: none
+	FeatureViews func() any      // GET /v1/feature-views; nil: none
 	IngestKeys   []string        // keys for events and products (admin keys work too); none: open
 	AdminKeys    []string        // keys for admin endpoints; none: open
 }
@@ -119,6 +123,12 @@ func New(ing Ingester, rec Recommender, feat FeatureReader, o Options) *Server {
 	})
 	if o.Metrics != nil {
 		s.mux.Handle("GET /metrics", o.Metrics)
+	}
+	if o.FeatureViews != nil {
+		s.route("GET /v1/feature-views", "feature_views", func(w http.ResponseWriter, r *http.Request) error {
+			writeJSON(w, http.StatusOK, o.FeatureViews())
+			return nil
+		})
 	}
 	if o.Analytics != nil {
 		s.mux.Handle("GET /v1/analytics/", o.Analytics)
@@ -367,7 +377,7 @@ func (s *Server) getUserFeatures(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return reco.Errorf("serve.userFeatures", reco.NotFound, "unknown user %q", id)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"user_id": id, "features": f})
+	writeJSON(w, http.StatusOK, map[string]any{"user_id": id, "features": f, "views": s.feat.EntityViews("user", id)})
 	return nil
 }
 
@@ -377,7 +387,7 @@ func (s *Server) getProductFeatures(w http.ResponseWriter, r *http.Request) erro
 	if !ok {
 		return reco.Errorf("serve.productFeatures", reco.NotFound, "unknown product %q", id)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"product_id": id, "features": f})
+	writeJSON(w, http.StatusOK, map[string]any{"product_id": id, "features": f, "views": s.feat.EntityViews("product", id)})
 	return nil
 }
 
