@@ -200,7 +200,23 @@ func (l *Log) Append(ctx context.Context, recs []Record) ([]int64, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, l.opt.ProduceTimeout)
 	defer cancel()
-	res := l.cl.ProduceSync(ctx, ptrs...)
+	// ProduceSync honours ctx, but a record already handed to a broker
+	// connection that died can keep it waiting far longer; never let the
+	// caller (an HTTP request) wait past its deadline for that. The produce
+	// goes on in the background and may still land: the batch is not
+	// acknowledged either way.
+	done := make(chan kgo.ProduceResults, 1)
+	go func() { done <- l.cl.ProduceSync(ctx, ptrs...) }()
+	var res kgo.ProduceResults
+	select {
+	case res = <-done:
+	case <-ctx.Done():
+		select {
+		case res = <-done:
+		case <-time.After(time.Second):
+			return nil, reco.E(op, reco.Unavailable, fmt.Errorf("%d records not acknowledged: %w", len(recs), ctx.Err()))
+		}
+	}
 	if err := res.FirstErr(); err != nil {
 		failed := 0
 		for _, r := range res {
