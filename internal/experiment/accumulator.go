@@ -280,7 +280,9 @@ func (a *Accumulator) applyEvent(e *event.Event) {
 	}
 	if e.RequestID != "" {
 		if ex := a.exposures[e.RequestID]; ex != nil {
-			a.attribute(ex, e.Type, rev)
+			if e.Time-ex.Time <= a.opt.Window.Milliseconds() {
+				a.attribute(ex, e.Type, rev)
+			}
 			return
 		}
 		a.pending[e.RequestID] = append(a.pending[e.RequestID], Pending{Type: e.Type, User: e.UserID, Time: e.Time, Revenue: rev})
@@ -334,9 +336,14 @@ func (a *Accumulator) attribute(ex *Exposure, t event.Type, rev float64) {
 // evict drops what fell out of the windows. Amortized O(1) per record, but
 // for the hourly sweep of idle users.
 func (a *Accumulator) evict() {
+	// Exposures are kept one window longer than attribution needs: the
+	// watermark is the newest time over every partition, applied
+	// concurrently, so a partition running ahead must not evict what a
+	// slower one is about to attribute (results would then depend on the
+	// interleaving, and a replay could differ from the first run).
 	window := a.opt.Window.Milliseconds()
 	h := 0
-	for h < len(a.expQueue) && a.expQueue[h].Time < a.watermark-window {
+	for h < len(a.expQueue) && a.expQueue[h].Time < a.watermark-2*window {
 		q := a.expQueue[h]
 		if ex := a.exposures[q.Req]; ex != nil && ex.Time == q.Time {
 			delete(a.exposures, q.Req)
@@ -345,7 +352,8 @@ func (a *Accumulator) evict() {
 	}
 	a.expQueue = compact(a.expQueue, h)
 
-	ttl := a.opt.PendingTTL.Milliseconds()
+	// The same slack for events waiting for their list.
+	ttl := a.opt.PendingTTL.Milliseconds() + window
 	h = 0
 	for h < len(a.pendQueue) && (a.pendQueue[h].Time < a.watermark-ttl || a.nPending > a.opt.MaxPending) {
 		q := a.pendQueue[h]
