@@ -50,7 +50,9 @@ type modelsResponse struct {
 }
 
 func TestModelLifecycle(t *testing.T) {
-	s := startServer(t, testConfig(t, t.TempDir()))
+	cfg := testConfig(t, t.TempDir())
+	cfg.Train.Rounds, cfg.Train.MaxDepth = 40, 5 // small: the race detector slows training ~10x
+	s := startServer(t, cfg)
 	postHistory(t, s.URL, 8000)
 	s.settle()
 
@@ -65,7 +67,7 @@ func TestModelLifecycle(t *testing.T) {
 		t.Fatalf("train: %d", code)
 	}
 	var mr modelsResponse
-	waitFor(t, 60*time.Second, func() bool {
+	waitFor(t, 4*time.Minute, func() bool {
 		do(t, "GET", s.URL+"/v1/models", "", "", &mr)
 		return !mr.Training.Running && (mr.Training.Version != "" || mr.Training.Error != "")
 	})

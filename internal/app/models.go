@@ -255,7 +255,8 @@ func (mm *modelManager) trainOptions() train.Options {
 		Purchase: float32(c.LabelWeights["purchase"])}
 	return train.Options{
 		Scan: mm.a.ScanLog, Registry: mm.reg, Features: mm.a.features,
-		Params: gbdt.Params{Objective: gbdt.Objective(c.Objective)}, Window: c.AttributionWindow.D(), Labels: lw,
+		Params: gbdt.Params{Objective: gbdt.Objective(c.Objective), Rounds: c.Rounds, MaxDepth: c.MaxDepth, Eta: c.Eta},
+		Window: c.AttributionWindow.D(), Labels: lw,
 		Log: func(format string, args ...any) { mm.a.Logger.Info("train: " + fmt.Sprintf(format, args...)) },
 	}
 }

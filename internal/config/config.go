@@ -95,6 +95,9 @@ type Train struct {
 	Objective         string             `yaml:"objective" help:"binary:logistic or rank:ndcg"`
 	AttributionWindow Duration           `yaml:"attribution_window" help:"how long after a served list a click, cart or purchase labels it"`
 	LabelWeights      map[string]float64 `yaml:"label_weights" help:"grades of click, add_to_cart and purchase"`
+	Rounds            int                `yaml:"rounds" help:"boosting rounds (n_estimators); 0: 200"`
+	MaxDepth          int                `yaml:"max_depth" help:"tree depth; 0: 8"`
+	Eta               float64            `yaml:"eta" help:"learning rate; 0: 0.1"`
 }
 
 // Features tunes the feature definitions.
@@ -219,6 +222,15 @@ func (c *Config) Validate() error {
 		bad("limits.max_batch", "must be at least 1")
 	}
 	oneOf("train.objective", c.Train.Objective, "binary:logistic", "rank:ndcg")
+	if c.Train.Rounds < 0 || c.Train.Rounds > 10000 {
+		bad("train.rounds", "%d is not between 0 and 10000", c.Train.Rounds)
+	}
+	if c.Train.MaxDepth < 0 || c.Train.MaxDepth > 16 {
+		bad("train.max_depth", "%d is not between 0 and 16", c.Train.MaxDepth)
+	}
+	if c.Train.Eta < 0 || c.Train.Eta > 1 {
+		bad("train.eta", "%v is not between 0 and 1", c.Train.Eta)
+	}
 	if c.Train.AttributionWindow <= 0 {
 		bad("train.attribution_window", "must be positive")
 	}
