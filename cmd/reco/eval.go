@@ -36,6 +36,10 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.Float64Var(&p.EASEPop, "ease-pop", 0, "ease_pop: weight of recent popularity (0: tuned default)")
 	fs.Float64Var(&p.ConvPrior, "conv-prior", 0, "history: pseudo-views smoothing conversion rates (0: 20)")
 	fs.Float64Var(&p.CartBoost, "cart-boost", 0, "history: score bonus factor of carted items (0: 1)")
+	fs.IntVar(&p.Neighbors, "similar-neighbors", 0, "full: neighbours per item in the EASE similar-items table (0: 50)")
+	fs.IntVar(&p.Queries, "queries", 0, "full: GBDT training queries (0: 15000)")
+	fs.IntVar(&p.Negatives, "negatives", 0, "full: negatives kept per training query (0: 100)")
+	fs.StringVar(&p.Objective, "objective", "", "full: GBDT objective, binary:logistic or rank:ndcg (default binary:logistic)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: reco eval --format online-retail|taobao FILE [--protocol temporal|holdout] [--test-from T | --split-column split] [--variant all|novel] [--k 10] [--json] [--strategies ...]")
 		fs.PrintDefaults()

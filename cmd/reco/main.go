@@ -26,6 +26,7 @@ Commands:
   import     load interaction files into the log (reco import --format online-retail FILE)
   eval       measure recommendation quality offline on a data set (reco eval --format taobao FILE)
   train      build the training set from the log, train the ranker, register a version (--promote)
+  precompute compute every active user's top N ahead (served when the live path cannot answer)
   model      train/predict/inspect GBDT files; import, list, promote, rollback versions (reco model help)
   features   point-in-time feature history from the offline store (reco features history --entities F --features V:N,... --out F)
   compact    merge small offline store files (reco compact [--view V] [--before DATE])
@@ -72,6 +73,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdModel(ctx, rest, stdout, stderr)
 	case "train":
 		return cmdTrain(ctx, rest, stdout, stderr)
+	case "precompute":
+		return cmdPrecompute(ctx, rest, stdout, stderr)
 	case "features":
 		return cmdFeatures(ctx, rest, stdout, stderr)
 	case "compact":

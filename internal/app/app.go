@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -64,6 +65,7 @@ type App struct {
 
 	// online is what serving reads: the embedded store, or Redis.
 	online onlineReader
+	pre    atomic.Pointer[precomputed]
 
 	features feature.Options
 	imps     chan *event.Impression
@@ -173,7 +175,14 @@ func Open(cfg config.Config, o Options) (*App, error) {
 	a.online = a.Store
 	if cfg.OnlineStore.Type == "redis" {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		a.Redis, err = redisstore.Open(ctx, redisstore.Options{Addresses: cfg.OnlineStore.Addresses, Prefix: cfg.OnlineStore.Prefix, Now: o.Now})
+		a.Redis, err = redisstore.Open(ctx, redisstore.Options{Addresses: cfg.OnlineStore.Addresses, Prefix: cfg.OnlineStore.Prefix, Now: o.Now,
+			OnBreaker: func(open bool) {
+				v := 0.0
+				if open {
+					v = 1
+				}
+				m.BreakerOpen.WithLabelValues("redis").Set(v)
+			}})
 		cancel()
 		if err != nil {
 			log.Close()
@@ -190,9 +199,10 @@ func Open(cfg config.Config, o Options) (*App, error) {
 		}
 	}
 	a.Rec = recommend.New(a.online, a, recommend.Options{
-		Features:   a.features,
-		Rankers:    a.Models.For,
-		MaxResults: cfg.Recommend.MaxResults,
+		Features:    a.features,
+		Rankers:     a.Models.For,
+		Precomputed: a.Precomputed,
+		MaxResults:  cfg.Recommend.MaxResults,
 		Rerank: rerank.Options{MaxPerCategory: cfg.Recommend.MaxPerCategory, PromotedBoost: cfg.Recommend.PromotedBoost,
 			MarginWeight: cfg.Recommend.MarginWeight, AllowPurchased: cfg.Recommend.RepeatPurchase},
 		Now: o.Now,
@@ -207,6 +217,7 @@ func Open(cfg config.Config, o Options) (*App, error) {
 		MaxBodyBytes: cfg.Limits.MaxBodyBytes,
 		MaxBatch:     cfg.Limits.MaxBatch,
 		MaxResults:   cfg.Recommend.MaxResults,
+		Timeout:      cfg.Recommend.Timeout.D(),
 		Ready:        a.Proc.Ready,
 		Models:       modelAdmin{a.Models},
 		Experiments:  experimentAdmin{a},
@@ -229,6 +240,7 @@ func Open(cfg config.Config, o Options) (*App, error) {
 		},
 	})
 	a.registerGauges()
+	a.loadPrecomputed()
 	return a, nil
 }
 
@@ -534,6 +546,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	g.Go(func() error { return a.retention(gctx) })
 	g.Go(func() error { return a.Models.watch(gctx) })
 	g.Go(func() error { return a.snapshotProducts(gctx) })
+	if spec := a.Config.Recommend.PrecomputeSchedule; spec != "" {
+		g.Go(func() error { return a.schedulePrecompute(gctx, spec) })
+	}
 	stopRedis := func() {}
 	if a.Redis != nil {
 		var wg sync.WaitGroup

@@ -16,14 +16,15 @@ const (
 	SrcCategoryPopular = "category_popular"
 	SrcTrending        = "trending"
 	SrcPopular         = "popular"
+	SrcSimilar         = "similar"
 )
 
 // Sources lists every source name in priority order; a candidate's Scores
 // are indexed in this order.
-var Sources = []string{SrcCoVisit, SrcHistory, SrcCategoryPopular, SrcTrending, SrcPopular, SrcBuyAgain}
+var Sources = []string{SrcCoVisit, SrcHistory, SrcCategoryPopular, SrcTrending, SrcPopular, SrcBuyAgain, SrcSimilar}
 
 // NumSources is len(Sources).
-const NumSources = 6
+const NumSources = 7
 
 // SourceIndex returns the position of a source name in Sources, or -1.
 func SourceIndex(name string) int {

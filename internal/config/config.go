@@ -110,12 +110,13 @@ type Features struct {
 
 // Recommend tunes the request path.
 type Recommend struct {
-	MaxPerCategory int      `yaml:"max_per_category" help:"diversity cap per category (negative: none)"`
-	RepeatPurchase bool     `yaml:"repeat_purchase" help:"recommend items the user bought before (consumables); off: never"`
-	PromotedBoost  float64  `yaml:"promoted_boost" help:"score multiplier of promoted products"`
-	MarginWeight   float64  `yaml:"margin_weight" help:"score boost per unit of margin"`
-	MaxResults     int      `yaml:"max_results" help:"largest num_recommendations"`
-	Timeout        Duration `yaml:"timeout" help:"request deadline"`
+	MaxPerCategory     int      `yaml:"max_per_category" help:"diversity cap per category (negative: none)"`
+	RepeatPurchase     bool     `yaml:"repeat_purchase" help:"recommend items the user bought before (consumables); off: never"`
+	PromotedBoost      float64  `yaml:"promoted_boost" help:"score multiplier of promoted products"`
+	MarginWeight       float64  `yaml:"margin_weight" help:"score boost per unit of margin"`
+	MaxResults         int      `yaml:"max_results" help:"largest num_recommendations"`
+	Timeout            Duration `yaml:"timeout" help:"request deadline"`
+	PrecomputeSchedule string   `yaml:"precompute_schedule" help:"cron schedule of the batch precomputation of every active user's top 20 (served when the live path cannot be); empty = off"`
 }
 
 // Limits bound requests.
@@ -137,9 +138,10 @@ func Default() Config {
 		Analytics:    Analytics{Type: "embedded", Database: "reco"},
 		Features: Features{AffinityHalfLife: Duration(14 * 24 * time.Hour), PopularityHalfLife: Duration(7 * 24 * time.Hour),
 			TrendingHalfLife: Duration(24 * time.Hour)},
-		Recommend: Recommend{MaxPerCategory: 3, PromotedBoost: 1.1, MaxResults: 100, Timeout: Duration(50 * time.Millisecond)},
-		Limits:    Limits{MaxBodyBytes: 16 << 20, MaxBatch: 10000},
-		Train:     Train{Objective: "binary:logistic", AttributionWindow: Duration(time.Hour)},
+		Recommend: Recommend{MaxPerCategory: 3, PromotedBoost: 1.1, MaxResults: 100, Timeout: Duration(50 * time.Millisecond),
+			PrecomputeSchedule: "0 3 * * *"},
+		Limits: Limits{MaxBodyBytes: 16 << 20, MaxBatch: 10000},
+		Train:  Train{Objective: "binary:logistic", AttributionWindow: Duration(time.Hour)},
 	}
 }
 
@@ -240,6 +242,11 @@ func (c *Config) Validate() error {
 			bad("train.label_weights."+k, "not click, add_to_cart or purchase")
 		case w <= 0 || w > 31:
 			bad("train.label_weights."+k, "must be in (0, 31]")
+		}
+	}
+	if c.Recommend.PrecomputeSchedule != "" {
+		if _, err := cron.ParseStandard(c.Recommend.PrecomputeSchedule); err != nil {
+			bad("recommend.precompute_schedule", "%v", err)
 		}
 	}
 	if c.Train.Schedule != "" {

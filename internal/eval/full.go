@@ -30,7 +30,20 @@ type Full struct {
 	Rerank   rerank.Options  // AllowPurchased is set from the variant
 	// Sources, when set, replaces the serving candidate mix (experiments).
 	Sources func(st *memstore.Store, ds *Dataset) []candidate.Source
-	Log     func(format string, args ...any)
+	// Similar, when set, adds a candidate.Similar source (an EASE
+	// neighbour table built from the training events by
+	// candidate.BuildSimilar) to the mix, in serving and in the GBDT's
+	// training queries alike.
+	Similar *candidate.SimilarOptions
+	// Queries is how many training queries the GBDT is trained on; 0
+	// means 15,000.
+	Queries int
+	// Negatives is how many negatives each training query keeps; 0 means
+	// train's default (100).
+	Negatives int
+	// Objective is the GBDT's; "" means binary:logistic.
+	Objective string
+	Log       func(format string, args ...any)
 
 	ds    *Dataset
 	svc   *recommend.Service
@@ -79,9 +92,56 @@ func (s *Full) Fit(ctx context.Context, ds *Dataset) error {
 		st.Apply(&rec)
 	}
 	st.RefreshIndex()
+	repeat := ds.Variant == "all"
+	var table candidate.SimilarTable
+	if s.Similar != nil {
+		t0 := time.Now()
+		var err error
+		if table, err = candidate.BuildSimilar(ctx, evs, *s.Similar); err != nil {
+			return err
+		}
+		s.logf("  similar: EASE table over %d items (%d items, lambda %g, %d neighbours) in %s", len(table),
+			s.Similar.Items, s.Similar.Lambda, s.Similar.Neighbors, time.Since(t0).Round(time.Millisecond))
+	}
+	// The candidate mix: serving's, plus the similar-items source when
+	// set; the GBDT's training queries use exactly the same one.
+	mixWith := func(table candidate.SimilarTable) func(st *memstore.Store) []candidate.Source {
+		return func(st *memstore.Store) []candidate.Source {
+			var out []candidate.Source
+			if s.Sources != nil {
+				out = s.Sources(st, ds)
+			} else {
+				out = recommend.DefaultSources(st, repeat)
+			}
+			if table != nil {
+				out = append(out, candidate.Similar{Table: table})
+			}
+			return out
+		}
+	}
+	mix := mixWith(table)
 	var rankers func(string) []rank.Ranker
 	if s.GBDT {
-		m, err := trainRanker(ctx, evs, fo, s.logf)
+		positives := []event.Type{event.Purchase}
+		loo := ds.protocol == "holdout"
+		trainMix := mix
+		if loo && s.Similar != nil {
+			// Leave-one-out queries: the table their features read must
+			// not have seen the held-out purchases.
+			t0 := time.Now()
+			tt, err := candidate.BuildSimilar(ctx, train.WithoutHeldOut(evs, positives), *s.Similar)
+			if err != nil {
+				return err
+			}
+			trainMix = mixWith(tt)
+			s.logf("  similar: training-query table without the held-out purchases in %s", time.Since(t0).Round(time.Millisecond))
+		}
+		ho := train.HistoryOptions{Features: fo, Positives: positives, MaxQueries: s.Queries, MaxNegatives: s.Negatives, Seed: 1,
+			Sources: trainMix, RepeatPurchase: repeat, LeaveOneOut: loo}
+		if ho.MaxQueries == 0 {
+			ho.MaxQueries = 15000
+		}
+		m, err := trainRanker(ctx, evs, ho, gbdt.Objective(s.Objective), s.logf)
 		if err != nil {
 			return err
 		}
@@ -89,11 +149,8 @@ func (s *Full) Fit(ctx context.Context, ds *Dataset) error {
 		rankers = func(string) []rank.Ranker { return r }
 	}
 	ro := s.Rerank
-	ro.AllowPurchased = ds.Variant == "all"
-	o := recommend.Options{Features: fo, Rankers: rankers, Rerank: ro, Now: func() time.Time { return split }}
-	if s.Sources != nil {
-		o.Sources = s.Sources(st, ds)
-	}
+	ro.AllowPurchased = repeat
+	o := recommend.Options{Features: fo, Rankers: rankers, Rerank: ro, Now: func() time.Time { return split }, Sources: mix(st)}
 	s.svc = recommend.New(st, nil, o)
 	s.index = make(map[string]int32, len(ds.Items))
 	for i, id := range ds.Items {
@@ -115,11 +172,15 @@ func (s *Full) Score(u int32, out []float64) {
 }
 
 // trainRanker trains the pipeline's GBDT the way `reco train` does on an
-// imported log: queries from train.FromHistory (purchases as positives),
-// time-ordered, the latest 20% for early stopping.
-func trainRanker(ctx context.Context, evs []event.Event, fo feature.Options, logf func(string, ...any)) (*gbdt.Model, error) {
+// imported log: queries from train.FromHistory (purchases as positives;
+// leave-one-out on a log without real time), time-ordered, the latest
+// 20% for early stopping.
+func trainRanker(ctx context.Context, evs []event.Event, ho train.HistoryOptions, obj gbdt.Objective, logf func(string, ...any)) (*gbdt.Model, error) {
+	if obj == "" {
+		obj = gbdt.BinaryLogistic
+	}
 	t0 := time.Now()
-	qs, err := train.FromHistory(ctx, evs, train.HistoryOptions{Features: fo, Positives: []event.Type{event.Purchase}, MaxQueries: 15000, Seed: 1})
+	qs, err := train.FromHistory(ctx, evs, ho)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +190,7 @@ func trainRanker(ctx context.Context, evs []event.Event, fo feature.Options, log
 	slices.SortStableFunc(qs, func(a, b train.Query) int { return cmpInt(a.Time, b.Time) })
 	cut := len(qs) * 8 / 10
 	tr, va := toDataset(qs[:cut]), toDataset(qs[cut:])
-	p := gbdt.Params{Objective: gbdt.BinaryLogistic, MaxDepth: 6, Eta: 0.1, Rounds: 150, Subsample: 0.8,
+	p := gbdt.Params{Objective: obj, MaxDepth: 6, Eta: 0.1, Rounds: 150, Subsample: 0.8,
 		ColsampleByTree: 0.8, MinChildWeight: 1, Lambda: 1, EarlyStoppingRounds: 20, Seed: 1}
 	m, rep, err := gbdt.Train(ctx, p, tr, va)
 	if err != nil {

@@ -3,6 +3,8 @@ package eval
 import (
 	"fmt"
 	"time"
+
+	"github.com/recohq/reco/internal/candidate"
 )
 
 // RetailDefaults fills the Online Retail hyperparameters not set. The
@@ -62,12 +64,23 @@ func NewStrategy(name string, p Params, ds *Dataset, logf func(string, ...any)) 
 		}
 		return &EASE{P: p, Label: "ease_pop"}, nil
 	case "full_rules":
-		return &Full{Log: logf}, nil
+		return &Full{Log: logf, Similar: similarOptions(p)}, nil
 	case "full":
-		return &Full{GBDT: true, Log: logf}, nil
+		return &Full{GBDT: true, Log: logf, Similar: similarOptions(p), Queries: p.Queries, Negatives: p.Negatives, Objective: p.Objective}, nil
+	case "full_nosim":
+		return &Full{Label: name, GBDT: true, Log: logf, Queries: p.Queries, Negatives: p.Negatives, Objective: p.Objective}, nil
+	case "full_rules_nosim":
+		return &Full{Label: name, Log: logf}, nil
 	}
 	if s := experiment(name, logf); s != nil {
 		return s, nil
 	}
 	return nil, fmt.Errorf("unknown strategy %q", name)
+}
+
+// similarOptions are the similar-items source's EASE table options from
+// the EASE hyperparameters.
+func similarOptions(p Params) *candidate.SimilarOptions {
+	q := p.withDefaults()
+	return &candidate.SimilarOptions{Items: q.EASEItems, Lambda: q.EASELambda, Neighbors: q.Neighbors, Threads: q.Threads}
 }

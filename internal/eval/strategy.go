@@ -32,7 +32,11 @@ type Params struct {
 	Weights     [3]float32    // view, cart, buy weights in EASE and co-visitation; zero means 1, 3, 5
 	GBDTRounds  int           // 0 means 300
 	Threads     int
-	HistoryPool int // hybrid: EASE candidates added to the history; 0 means 30
+	HistoryPool int    // hybrid: EASE candidates added to the history; 0 means 30
+	Neighbors   int    // full: neighbours per item in the similar-items table; 0 means 50
+	Queries     int    // full: GBDT training queries; 0 means 15,000
+	Negatives   int    // full: negatives kept per training query; 0 means 100
+	Objective   string // full: GBDT objective; "" means binary:logistic
 }
 
 func (p Params) withDefaults() Params {
@@ -56,6 +60,9 @@ func (p Params) withDefaults() Params {
 	}
 	if p.HistoryPool == 0 {
 		p.HistoryPool = 30
+	}
+	if p.Neighbors == 0 {
+		p.Neighbors = 50
 	}
 	return p
 }

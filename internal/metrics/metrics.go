@@ -41,6 +41,7 @@ type Metrics struct {
 	LateEvents       prometheus.Counter
 	FeatureRead      *prometheus.HistogramVec
 	FeatureCoverage  *prometheus.HistogramVec
+	BreakerOpen      *prometheus.GaugeVec
 }
 
 var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}
@@ -76,6 +77,11 @@ func New() *Metrics {
 		FeatureRead:     f.histVec("reco_feature_read_duration_seconds", "Online read latency of a feature view.", latencyBuckets, "view"),
 		FeatureCoverage: f.histVec("reco_feature_coverage_ratio", "Share of the requested feature values present per read (SLO > 99%).",
 			[]float64{.5, .8, .9, .95, .99, .999, 1}, "view"),
+		BreakerOpen: func() *prometheus.GaugeVec {
+			g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "reco_circuit_breaker_open", Help: "1 while calls to a dependency fail fast."}, []string{"dependency"})
+			r.MustRegister(g)
+			return g
+		}(),
 		LateEvents:       f.counter("reco_window_late_events_total", "Events later than their window's close (past the allowed lateness), written to the late_events side output."),
 		RedisWriteErrors: f.counter("reco_redis_write_errors_total", "Failed exports of changed state to Redis (retried)."),
 		AnalyticsDropped: f.counter("reco_analytics_export_dropped_total", "Records the ClickHouse export dropped because its buffer was full."),

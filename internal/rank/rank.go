@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/recohq/reco/internal/candidate"
+	"github.com/recohq/reco/internal/event"
 	"github.com/recohq/reco/internal/feature"
 )
 
@@ -60,6 +61,14 @@ var FeatureNames = []string{
 	"src_trending",
 	"src_popular",
 	"src_buy_again",
+	"src_similar",
+	"user_item_views",
+	"user_item_carts",
+	"user_item_purchases",
+	"user_item_days",
+	"product_purchases",
+	"product_conversion_smoothed",
+	"product_purchase_per_cart",
 }
 
 // NumFeatures is len(FeatureNames).
@@ -95,6 +104,14 @@ const (
 	fSrcTrending
 	fSrcPopular
 	fSrcBuyAgain
+	fSrcSimilar
+	fUserItemViews
+	fUserItemCarts
+	fUserItemBuys
+	fUserItemDays
+	fProdPurchases
+	fProdConvSmoothed
+	fProdBuyPerCart
 	numFeatures
 )
 
@@ -117,11 +134,22 @@ func BuildVectors(s *Slate) {
 			affOf[c.Category] = c.Affinity / maxAff
 		}
 	}
-	var seen map[string]bool
+	var seen map[string]*userItem
 	if s.User != nil {
-		seen = make(map[string]bool, len(s.User.Recent))
+		seen = make(map[string]*userItem, len(s.User.Recent))
 		for _, r := range s.User.Recent {
-			seen[r.Product] = true
+			ui := seen[r.Product]
+			if ui == nil {
+				ui = &userItem{}
+				seen[r.Product] = ui
+			}
+			switch r.Type {
+			case event.View, event.Click:
+				ui.views++
+			case event.AddToCart:
+				ui.carts++
+			}
+			ui.last = max(ui.last, r.Time)
 		}
 	}
 	for i := range s.Items {
@@ -141,14 +169,25 @@ func BuildVectors(s *Slate) {
 				avgPrice = u.AvgPrice()
 				v[fUserAvgPrice] = float32(avgPrice)
 			}
-			v[fSeenBefore] = b2f(seen[s.Items[i].ID])
+			ui := seen[s.Items[i].ID]
+			v[fSeenBefore] = b2f(ui != nil)
 			v[fBoughtBefore] = b2f(u.Bought[s.Items[i].ID] > 0)
+			v[fUserItemBuys] = float32(u.Bought[s.Items[i].ID])
+			v[fUserItemViews], v[fUserItemCarts] = 0, 0
+			if ui != nil {
+				v[fUserItemViews] = float32(ui.views)
+				v[fUserItemCarts] = float32(ui.carts)
+				v[fUserItemDays] = float32(float64(s.Now-ui.last) / 86400000)
+			}
 		}
 		if p != nil {
 			v[fProdPopularity] = float32(p.Popularity.At(s.Now, feature.Ms(o.PopularityHalfLife)))
 			v[fProdConversion] = float32(feature.Ratio(p.Purchases, p.Views))
 			v[fProdTrend] = float32(p.Trend.At(s.Now, feature.Ms(o.TrendingHalfLife)))
 			v[fProdCartRate] = float32(feature.Ratio(p.Carts, p.Views))
+			v[fProdPurchases] = float32(p.Purchases)
+			v[fProdConvSmoothed] = float32(SmoothedConversion(p.Purchases, p.Views))
+			v[fProdBuyPerCart] = float32((float64(p.Purchases) + 1) / (float64(p.Carts) + 2))
 			if p.Price >= 0 {
 				v[fProdPrice] = float32(p.Price)
 			}
@@ -166,6 +205,24 @@ func BuildVectors(s *Slate) {
 			v[fSrcCoVisit+k] = sc
 		}
 	}
+}
+
+// userItem is one user's recent interactions with one item.
+type userItem struct {
+	views, carts int
+	last         int64
+}
+
+// Conversion smoothing: ConvPriorViews pseudo-views at ConvPriorRate.
+const (
+	ConvPriorViews = 20
+	ConvPriorRate  = 0.1
+)
+
+// SmoothedConversion is (purchases + 20 x 0.1) / (views + 20): an item's
+// purchase-per-view rate shrunk towards 10% when it has few views.
+func SmoothedConversion(purchases, views int64) float64 {
+	return (float64(purchases) + ConvPriorViews*ConvPriorRate) / (float64(views) + ConvPriorViews)
 }
 
 // PriceFit is 1 when price equals the user's usual price and falls off

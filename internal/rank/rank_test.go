@@ -73,14 +73,18 @@ func TestBuildVectorsUnknowns(t *testing.T) {
 	}{
 		{"unknown user and product", nil, nil, nil},
 		{"unknown product", &feature.User{Total: 3, Clicks: 1}, nil,
-			[]string{"user_total_events", "user_clicks", "user_purchases", "user_purchase_rate", "seen_before", "bought_before"}},
+			[]string{"user_total_events", "user_clicks", "user_purchases", "user_purchase_rate", "seen_before", "bought_before",
+				"user_item_views", "user_item_carts", "user_item_purchases"}},
 		{"unknown user", nil, &feature.Product{Category: "x", Price: -1, Inventory: -1},
-			[]string{"product_popularity_score", "product_conversion_rate", "product_trend", "product_cart_rate"}},
+			[]string{"product_popularity_score", "product_conversion_rate", "product_trend", "product_cart_rate",
+				"product_purchases", "product_conversion_smoothed", "product_purchase_per_cart"}},
 		{"product with price and update time, user without prices", &feature.User{Total: 1},
 			&feature.Product{Category: "x", Price: 10, Updated: now - day},
 			[]string{"user_total_events", "user_clicks", "user_purchases", "user_purchase_rate", "seen_before", "bought_before",
 				"product_popularity_score", "product_conversion_rate", "product_trend", "product_cart_rate",
-				"product_price", "recency_days", "category_affinity"}},
+				"product_price", "recency_days", "category_affinity",
+				"user_item_views", "user_item_carts", "user_item_purchases",
+				"product_purchases", "product_conversion_smoothed", "product_purchase_per_cart"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -117,7 +121,8 @@ func TestBuildVectorsUnknowns(t *testing.T) {
 func TestBuildVectorsValues(t *testing.T) {
 	o := opts()
 	user := &feature.User{Total: 10, Clicks: 4, Purchases: 1, PriceSum: 300, PriceN: 3,
-		Recent: []feature.Recent{{Product: "a", Type: event.View}, {Product: "b", Type: event.Purchase}},
+		Recent: []feature.Recent{{Product: "a", Type: event.View, Time: now - 4*day}, {Product: "a", Type: event.AddToCart, Time: now - 3*day},
+			{Product: "a", Type: event.View, Time: now - 3*day}, {Product: "b", Type: event.Purchase, Time: now - day}},
 		Bought: map[string]int32{"b": 1}}
 	pa := &feature.Product{ID: "a", Category: "hats", Price: 200, Views: 10, Purchases: 2, Carts: 5, Updated: now - 2*day,
 		Popularity: feature.Decayed{V: 8, T: now - 7*day}, Trend: feature.Decayed{V: 2, T: now - day}}
@@ -133,13 +138,18 @@ func TestBuildVectorsValues(t *testing.T) {
 			"product_popularity_score": 4, "product_conversion_rate": 0.2, "product_price": 200, "product_trend": 1,
 			"product_cart_rate": 0.5, "recency_days": 2, "category_affinity": 0.5, "price_fit": PriceFit(200, 100),
 			"seen_before": 1, "bought_before": 0, "src_co_visitation": 0,
+			"user_item_views": 2, "user_item_carts": 1, "user_item_purchases": 0, "user_item_days": 3,
+			"product_purchases": 2, "product_conversion_smoothed": 4.0 / 30, "product_purchase_per_cart": 3.0 / 7,
 		},
 		{
 			"product_price": 100, "recency_days": 0, "category_affinity": 1, "price_fit": 1, "seen_before": 1, "bought_before": 1,
 			"product_conversion_rate": 0, "product_popularity_score": 0, "src_co_visitation": 0.7,
+			"user_item_views": 0, "user_item_carts": 0, "user_item_purchases": 1, "user_item_days": 1,
+			"product_purchases": 0, "product_conversion_smoothed": 0.1, "product_purchase_per_cart": 0.5,
 		},
 		{
 			"product_price": 0, "recency_days": nan, "category_affinity": 0, "price_fit": nan, "seen_before": 0, "bought_before": 0,
+			"user_item_views": 0, "user_item_carts": 0, "user_item_purchases": 0, "user_item_days": nan,
 		},
 	}
 	for i, w := range want {

@@ -12,6 +12,8 @@ import (
 //
 //	(0.15 + category affinity) x (0.2 + log popularity) x (0.5 + price fit) x (1 + co-visitation)
 //
+// (co-visitation: the larger of the co-visitation and similar-items
+// sources' scores)
 // with bonuses for items the user looked at and did not buy, and (when
 // repeat purchase is on) for items the user bought often. Every
 // factor is in [0, 1], so a reason can name the strongest.
@@ -38,7 +40,7 @@ func (Rules) Score(_ context.Context, s *Slate) error {
 		if !math.IsNaN(float64(v[fPriceFit])) {
 			fit = float64(v[fPriceFit])
 		}
-		cov := zeroNaN(v[fSrcCoVisit])
+		cov := max(zeroNaN(v[fSrcCoVisit]), zeroNaN(v[fSrcSimilar]))
 		hist := zeroNaN(v[fSrcHistory])
 		again := zeroNaN(v[fSrcBuyAgain])
 		score := (0.15 + aff) * (0.2 + pop) * (0.5 + fit) * (1 + cov) * (1 + 0.5*hist) * (1 + again)
@@ -70,6 +72,8 @@ func Reason(s *Slate, i int) string {
 		return fmt.Sprintf("often viewed together with %s, which you viewed recently", c.Via)
 	case c.Source == candidate.SrcHistory || hist > 0:
 		return "you looked at this recently"
+	case c.Source == candidate.SrcSimilar:
+		return "similar to items you viewed or bought"
 	case aff >= 0.5 && cat != "":
 		return fmt.Sprintf("popular in %s, a category you like", cat)
 	case c.Source == candidate.SrcTrending:

@@ -55,16 +55,27 @@ type Options struct {
 	Rerank     rerank.Options
 	Features   feature.Options
 	MaxResults int // largest num_recommendations; 0 means 100
-	Now        func() time.Time
-	Hooks      Hooks
+	// CacheSize bounds the local cache of users and products read from a
+	// FallibleStore, served while it is unavailable; 0 means 100,000 each.
+	CacheSize int
+	// CacheTTL is how old a cached value may be when served; 0 means 24h
+	// (the case study's).
+	CacheTTL time.Duration
+	// Precomputed, if set, returns a user's precomputed recommendations:
+	// served when the live path cannot answer.
+	Precomputed func(userID string) ([]Item, bool)
+	Now         func() time.Time
+	Hooks       Hooks
 }
 
 // Service answers requests. It is safe for concurrent use.
 type Service struct {
-	store Store
-	sink  ImpressionSink
-	opt   Options
-	rules rank.Rules
+	store    Store
+	fallible FallibleStore // store's fallible reads, or nil
+	cache    *localCache
+	sink     ImpressionSink
+	opt      Options
+	rules    rank.Rules
 }
 
 // DefaultSources is the candidate mix used when Options.Sources is nil.
@@ -100,7 +111,15 @@ func New(st Store, sink ImpressionSink, o Options) *Service {
 	if o.Sources == nil {
 		o.Sources = DefaultSources(st, o.Rerank.AllowPurchased)
 	}
-	return &Service{store: st, sink: sink, opt: o}
+	if o.CacheSize == 0 {
+		o.CacheSize = 100000
+	}
+	if o.CacheTTL == 0 {
+		o.CacheTTL = 24 * time.Hour
+	}
+	s := &Service{store: st, sink: sink, opt: o, cache: newLocalCache(o.CacheSize, o.CacheTTL)}
+	s.fallible, _ = st.(FallibleStore)
+	return s
 }
 
 // Request is one recommendation request.
@@ -117,6 +136,9 @@ type Request struct {
 	// what the arm changes.
 	Experiment, Variant string
 	Strategy            *Strategy
+	// NoLog serves without logging an impression (precomputation: nothing
+	// is shown yet).
+	NoLog bool
 }
 
 // Strategy changes how one request is served (an experiment arm); zero
@@ -180,7 +202,11 @@ func (s *Service) Recommend(ctx context.Context, req Request) (*Response, error)
 	fo := &s.opt.Features
 
 	t0 := time.Now()
-	user, _ := s.store.User(req.UserID)
+	user, degraded, ok := s.readUser(ctx, req.UserID, now)
+	if !ok {
+		// No features at all: precomputed recommendations, else popular.
+		return s.degrade(ctx, req, n, now)
+	}
 	var topCats []feature.CatAffinity
 	if user != nil {
 		topCats = user.TopCategories(5, nowMs, fo)
@@ -228,12 +254,18 @@ func (s *Service) Recommend(ctx context.Context, req Request) (*Response, error)
 		ids[i] = c.ID
 	}
 	products := make([]*feature.Product, len(cands))
-	s.store.Products(ids, products)
+	if !s.readProducts(ctx, ids, products, now) {
+		return s.degrade(ctx, req, n, now)
+	}
 	t3 := s.stage("product_features", t2)
 
 	slate := &rank.Slate{User: user, TopCats: topCats, Now: nowMs, Items: cands, Products: products, MaxPop: ix.MaxPop, Opt: fo}
 	rank.BuildVectors(slate)
 	resp := &Response{RequestID: newRequestID(), Candidates: len(cands), Experiment: req.Experiment, Variant: req.Variant}
+	if degraded {
+		resp.Fallback = "feature_cache"
+		s.fallback(resp.Fallback)
+	}
 	var ranker rank.Ranker
 	chain := s.opt.Rankers(req.UserID)
 	switch {
@@ -334,8 +366,86 @@ func (s *Service) Recommend(ctx context.Context, req Request) (*Response, error)
 	if h := s.opt.Hooks.OnDone; h != nil {
 		h(time.Since(t0))
 	}
-	if s.sink != nil {
+	if s.sink != nil && !req.NoLog {
 		s.sink.LogImpression(im)
+	}
+	return resp, nil
+}
+
+// readUser reads the user's features. From a FallibleStore, a failure is
+// answered from the local cache (degraded); ok is false when neither has
+// an answer. An unknown user is ok with a nil user.
+func (s *Service) readUser(ctx context.Context, id string, now time.Time) (u *feature.User, degraded, ok bool) {
+	if s.fallible == nil {
+		u, _ = s.store.User(id)
+		return u, false, true
+	}
+	u, err := s.fallible.ReadUser(ctx, id)
+	if err == nil {
+		if u != nil {
+			s.cache.putUser(u, now)
+		}
+		return u, false, true
+	}
+	if u, hit := s.cache.user(id, now); hit {
+		return u, true, true
+	}
+	return nil, true, false
+}
+
+// readProducts reads product features, from the cache for a failed read;
+// false when too few (under half) are known.
+func (s *Service) readProducts(ctx context.Context, ids []string, out []*feature.Product, now time.Time) bool {
+	if s.fallible == nil {
+		s.store.Products(ids, out)
+		return true
+	}
+	if err := s.fallible.ReadProducts(ctx, ids, out); err == nil {
+		s.cache.putProducts(out, now)
+		return true
+	}
+	return 2*s.cache.productsInto(ids, out, now) >= len(ids)
+}
+
+// degrade answers without the live path: the user's precomputed
+// recommendations, else the most popular products (details from the local
+// cache when the store is down). The response names the fallback.
+func (s *Service) degrade(ctx context.Context, req Request, n int, now time.Time) (*Response, error) {
+	resp := &Response{RequestID: newRequestID(), ModelVersion: "none", Experiment: req.Experiment, Variant: req.Variant}
+	if s.opt.Precomputed != nil {
+		if items, ok := s.opt.Precomputed(req.UserID); ok && len(items) > 0 {
+			resp.Fallback, resp.ModelVersion = "precomputed", "precomputed"
+			resp.Items = items[:min(n, len(items))]
+			s.fallback(resp.Fallback)
+			return resp, nil
+		}
+	}
+	resp.Fallback, resp.ModelVersion = "popular", rank.PopularityVersion
+	s.fallback(resp.Fallback)
+	ix := s.store.Index()
+	ids := make([]string, 0, 4*n)
+	for _, g := range ix.Global {
+		if len(ids) == cap(ids) {
+			break
+		}
+		ids = append(ids, g.ID)
+	}
+	ps := make([]*feature.Product, len(ids))
+	if !s.readProducts(ctx, ids, ps, now) {
+		s.cache.productsInto(ids, ps, now)
+	}
+	for i, id := range ids {
+		if len(resp.Items) == n {
+			break
+		}
+		it := Item{ProductID: id, Score: round6(ix.Global[i].Score / max(ix.MaxPop, 1e-9)), Source: candidate.SrcPopular, Reason: "popular right now"}
+		if p := ps[i]; p != nil {
+			if !p.InStock() {
+				continue
+			}
+			it.Category, it.Price = p.Category, max(p.Price, 0)
+		}
+		resp.Items = append(resp.Items, it)
 	}
 	return resp, nil
 }
@@ -357,7 +467,7 @@ func (s *Service) fillers(ix *memstore.Index, cands []candidate.Candidate, k int
 		}
 	}
 	products := make([]*feature.Product, len(ids))
-	s.store.Products(ids, products)
+	s.readProducts(context.Background(), ids, products, s.opt.Now())
 	items := make([]rerank.Item, 0, len(ids))
 	for i, p := range products {
 		if p == nil {

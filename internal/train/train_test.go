@@ -200,3 +200,44 @@ func TestRunFromHistoryRegisters(t *testing.T) {
 		t.Errorf("data window %v..%v", meta.DataFrom, meta.DataTo)
 	}
 }
+
+// TestFromHistoryLeaveOneOut checks the leave-one-out mode: at most one
+// query per user, built on a state that holds every event but the
+// held-out one (the user's purchase count is one short of all of them).
+func TestFromHistoryLeaveOneOut(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+	evs := history(3000, 7, t0)
+	qs, err := FromHistory(context.Background(), evs, HistoryOptions{Seed: 1, Positives: []event.Type{event.Purchase}, LeaveOneOut: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(qs) < 20 {
+		t.Fatalf("only %d leave-one-out queries", len(qs))
+	}
+	total := map[string]int{}
+	for _, e := range evs {
+		if e.Type == event.Purchase {
+			total[e.UserID]++
+		}
+	}
+	col := slices.Index(rank.FeatureNames, "user_purchases")
+	users := map[string]bool{}
+	for _, q := range qs {
+		if users[q.UserID] {
+			t.Fatalf("two queries for %s", q.UserID)
+		}
+		users[q.UserID] = true
+		if got := q.X[col]; got != float32(total[q.UserID]-1) {
+			t.Errorf("%s: user_purchases %v, want %d (all but the held-out one)", q.UserID, got, total[q.UserID]-1)
+		}
+		pos := 0
+		for _, l := range q.Labels {
+			if l > 0 {
+				pos++
+			}
+		}
+		if pos != 1 {
+			t.Errorf("%s: %d positives, want 1", q.UserID, pos)
+		}
+	}
+}

@@ -14,7 +14,9 @@
 package train
 
 import (
+	"cmp"
 	"context"
+	"hash/fnv"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -24,6 +26,7 @@ import (
 	"github.com/recohq/reco/internal/feature"
 	"github.com/recohq/reco/internal/feature/memstore"
 	"github.com/recohq/reco/internal/rank"
+	"github.com/recohq/reco/internal/recommend"
 )
 
 // Query is one ranked list: rows of features with graded labels.
@@ -149,16 +152,37 @@ type HistoryOptions struct {
 	Features     feature.Options
 	Positives    []event.Type // events that make a query; nil means click, add_to_cart, purchase
 	MaxQueries   int          // 0 means 50,000 (sampled uniformly when there are more)
-	Candidates   int          // candidates per source; 0 means 50
-	MaxNegatives int          // negatives kept per query; 0 means 30
-	Seed         uint64
-	Progress     func(done, total int)
+	Candidates   int          // candidates asked of each source; 0 means 100 (popular and trending: at most 40), as serving asks
+	MaxNegatives int          // negatives kept per query; 0 means 100 (better than 30 on the Taobao and Online Retail validation splits, EVALUATION.md)
+	// Sources builds the candidate sources over the replay's store. It
+	// must be the mix serving uses; nil means recommend.DefaultSources
+	// (co-visitation, buy-again when RepeatPurchase, history, category
+	// popular, trending, popular).
+	Sources func(st *memstore.Store) []candidate.Source
+	// RepeatPurchase mirrors serving's rerank.Options.AllowPurchased. When
+	// false, candidates the user already bought are dropped from a query
+	// (serving never shows them), so a repeat purchase is never a positive.
+	RepeatPurchase bool
+	// LeaveOneOut is for logs whose order is not time (an import without
+	// timestamps, such as the Taobao benchmark, whose rows are grouped by
+	// behaviour): one positive event per user, the one with the smallest
+	// FNV-32a hash of "user/product", is held out; every other event is
+	// applied; each held-out event then makes a query against that final
+	// state, which is how serving sees a user. Without it, events are
+	// replayed in time order.
+	LeaveOneOut bool
+	Seed        uint64
+	Progress    func(done, total int)
 }
 
-// FromHistory replays behaviour events in event-time order and builds a
-// query at each positive event from the candidates the sources propose at
-// that moment (queries whose chosen item was not proposed are skipped:
-// serving could not have ranked it either).
+// FromHistory builds ranking queries from behaviour events. By default it
+// replays them in event-time order, and the positive events of one user at
+// one timestamp (a basket) make one query, built before any event of that
+// timestamp is applied, from the candidates the sources propose at that
+// moment; every positive item of the basket is labelled 1 (so items bought
+// together are never each other's negatives). Queries none of whose
+// positives was proposed are skipped: serving could not have ranked them
+// either. With LeaveOneOut, see HistoryOptions.
 func FromHistory(ctx context.Context, events []event.Event, o HistoryOptions) ([]Query, error) {
 	if o.Positives == nil {
 		o.Positives = []event.Type{event.Click, event.AddToCart, event.Purchase}
@@ -167,33 +191,47 @@ func FromHistory(ctx context.Context, events []event.Event, o HistoryOptions) ([
 		o.MaxQueries = 50000
 	}
 	if o.Candidates == 0 {
-		o.Candidates = 50
+		o.Candidates = 100
 	}
 	if o.MaxNegatives == 0 {
-		o.MaxNegatives = 30
+		o.MaxNegatives = 100
+	}
+	if o.Sources == nil {
+		repeat := o.RepeatPurchase
+		o.Sources = func(st *memstore.Store) []candidate.Source { return recommend.DefaultSources(st, repeat) }
 	}
 	o.Features = o.Features.WithDefaults()
 	evs := slices.Clone(events)
-	slices.SortStableFunc(evs, func(a, b event.Event) int { return int(a.Time - b.Time) })
-	positive := 0
-	for i := range evs {
-		if slices.Contains(o.Positives, evs[i].Type) {
-			positive++
-		}
-	}
+	slices.SortStableFunc(evs, func(a, b event.Event) int { return cmp.Compare(a.Time, b.Time) })
 	rng := rand.New(rand.NewPCG(o.Seed, 0x7261696e))
-	keep := 1.0
-	if positive > o.MaxQueries {
-		keep = float64(o.MaxQueries) / float64(positive)
-	}
 	var now int64
 	st := memstore.New(memstore.Options{Features: o.Features, Now: func() time.Time { return time.UnixMilli(now) }})
-	sources := []candidate.Source{candidate.CoVisitation{Store: st}, candidate.History{}, candidate.CategoryPopular{}, candidate.Trending{}, candidate.Popular{}}
+	sources := o.Sources(st)
+	if o.LeaveOneOut {
+		return leaveOneOut(ctx, st, sources, evs, &now, o, rng)
+	}
+	// Count the baskets to sample them uniformly.
+	type basket struct {
+		user string
+		t    int64
+	}
+	baskets := map[basket]bool{}
+	for i := range evs {
+		if slices.Contains(o.Positives, evs[i].Type) {
+			baskets[basket{evs[i].UserID, evs[i].Time}] = true
+		}
+	}
+	keep := 1.0
+	if len(baskets) > o.MaxQueries {
+		keep = float64(o.MaxQueries) / float64(len(baskets))
+	}
 	var lastIndex int64
 	var out []Query
 	var rec event.Record
-	for i := range evs {
-		if i%1024 == 0 {
+	nextCheck := 0
+	for i := 0; i < len(evs); {
+		if i >= nextCheck {
+			nextCheck = i + 1024
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
@@ -201,58 +239,183 @@ func FromHistory(ctx context.Context, events []event.Event, o HistoryOptions) ([
 				o.Progress(i, len(evs))
 			}
 		}
-		e := &evs[i]
-		now = e.Time
+		j := i + 1
+		for j < len(evs) && evs[j].Time == evs[i].Time {
+			j++
+		}
+		now = evs[i].Time
 		if now-lastIndex > 10*60*1000 { // the index as serving would have it: at most 10 minutes old
 			st.RefreshIndex()
 			lastIndex = now
 		}
-		if slices.Contains(o.Positives, e.Type) && rng.Float64() < keep {
-			if q, ok := queryAt(ctx, st, sources, e, now, o, rng); ok {
-				out = append(out, q)
+		// The run's baskets, users in order of first appearance.
+		var users []string
+		chosen := map[string][]string{}
+		session := map[string]string{}
+		for k := i; k < j; k++ {
+			e := &evs[k]
+			if !slices.Contains(o.Positives, e.Type) {
+				continue
+			}
+			if _, ok := chosen[e.UserID]; !ok {
+				users = append(users, e.UserID)
+				session[e.UserID] = e.SessionID
+			}
+			if !slices.Contains(chosen[e.UserID], e.ProductID) {
+				chosen[e.UserID] = append(chosen[e.UserID], e.ProductID)
 			}
 		}
-		rec.Kind = event.KindEvent
-		rec.Event = *e
-		st.Apply(&rec)
+		for _, u := range users {
+			if rng.Float64() < keep {
+				if q, ok := queryAt(ctx, st, sources, u, session[u], chosen[u], now, o, rng); ok {
+					out = append(out, q)
+				}
+			}
+		}
+		for k := i; k < j; k++ {
+			rec.Kind = event.KindEvent
+			rec.Event = evs[k]
+			st.Apply(&rec)
+		}
+		i = j
 	}
 	return out, nil
 }
 
-func queryAt(ctx context.Context, st *memstore.Store, sources []candidate.Source, e *event.Event, now int64, o HistoryOptions, rng *rand.Rand) (Query, bool) {
-	user, _ := st.User(e.UserID)
+// heldOut returns the index in evs of each user's held-out positive: the
+// one with the smallest FNV-32a hash of "user/product".
+func heldOut(evs []event.Event, positives []event.Type) map[int]bool {
+	held := map[string]int{}
+	heldHash := map[string]uint32{}
+	for i := range evs {
+		e := &evs[i]
+		if !slices.Contains(positives, e.Type) {
+			continue
+		}
+		h := fnv.New32a()
+		h.Write([]byte(e.UserID + "/" + e.ProductID))
+		v := h.Sum32()
+		if old, ok := heldHash[e.UserID]; !ok || v < old {
+			held[e.UserID], heldHash[e.UserID] = i, v
+		}
+	}
+	out := make(map[int]bool, len(held))
+	for _, i := range held {
+		out[i] = true
+	}
+	return out
+}
+
+// WithoutHeldOut returns the events FromHistory applies with LeaveOneOut
+// (every event but each user's held-out positive), for building anything
+// else the queries' features read, such as a similar-items table, without
+// the held-out events leaking into it. positives nil means FromHistory's
+// default.
+func WithoutHeldOut(events []event.Event, positives []event.Type) []event.Event {
+	if positives == nil {
+		positives = []event.Type{event.Click, event.AddToCart, event.Purchase}
+	}
+	held := heldOut(events, positives)
+	out := make([]event.Event, 0, len(events)-len(held))
+	for i := range events {
+		if !held[i] {
+			out = append(out, events[i])
+		}
+	}
+	return out
+}
+
+// leaveOneOut holds out one positive event per user, applies the rest and
+// builds one query per held-out event against the final state.
+func leaveOneOut(ctx context.Context, st *memstore.Store, sources []candidate.Source, evs []event.Event, now *int64, o HistoryOptions, rng *rand.Rand) ([]Query, error) {
+	isHeld := heldOut(evs, o.Positives)
+	var rec event.Record
+	for i := range evs {
+		if i%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			if o.Progress != nil {
+				o.Progress(i, len(evs))
+			}
+		}
+		if isHeld[i] {
+			continue
+		}
+		*now = evs[i].Time
+		rec.Kind = event.KindEvent
+		rec.Event = evs[i]
+		st.Apply(&rec)
+	}
+	if len(evs) > 0 {
+		*now = evs[len(evs)-1].Time + 1000
+	}
+	st.RefreshIndex()
+	idx := make([]int, 0, len(isHeld))
+	for i := range isHeld {
+		idx = append(idx, i)
+	}
+	slices.Sort(idx)
+	keep := 1.0
+	if len(idx) > o.MaxQueries {
+		keep = float64(o.MaxQueries) / float64(len(idx))
+	}
+	var out []Query
+	for _, i := range idx {
+		e := &evs[i]
+		if rng.Float64() >= keep {
+			continue
+		}
+		if q, ok := queryAt(ctx, st, sources, e.UserID, e.SessionID, []string{e.ProductID}, *now, o, rng); ok {
+			out = append(out, q)
+		}
+	}
+	return out, ctx.Err()
+}
+
+// queryAt builds one query for a user at now: the candidates the sources
+// propose, the chosen items labelled 1, and a sample of the others.
+func queryAt(ctx context.Context, st *memstore.Store, sources []candidate.Source, userID, sessionID string, chosenIDs []string, now int64, o HistoryOptions, rng *rand.Rand) (Query, bool) {
+	user, _ := st.User(userID)
 	var topCats []feature.CatAffinity
 	if user != nil {
 		topCats = user.TopCategories(5, now, &o.Features)
 	}
 	ix := st.Index()
-	in := &candidate.Input{User: user, TopCats: topCats, SessionID: e.SessionID, Now: now, Index: ix}
+	in := &candidate.Input{User: user, TopCats: topCats, SessionID: sessionID, Now: now, Index: ix}
 	var lists [][]candidate.Candidate
 	for _, src := range sources {
-		l, err := src.Candidates(ctx, in, o.Candidates)
+		k := o.Candidates
+		switch src.Name() {
+		case candidate.SrcPopular, candidate.SrcTrending:
+			k = min(k, 40) // as serving asks
+		}
+		l, err := src.Candidates(ctx, in, k)
 		if err == nil {
 			lists = append(lists, l)
 		}
 	}
 	cands := candidate.Merge(lists...)
-	pos := -1
-	for i, c := range cands {
-		if c.ID == e.ProductID {
-			pos = i
-			break
+	if !o.RepeatPurchase && user != nil && len(user.Bought) > 0 {
+		cands = slices.DeleteFunc(cands, func(c candidate.Candidate) bool { return user.Bought[c.ID] > 0 })
+	}
+	var pos, rest []candidate.Candidate
+	for _, c := range cands {
+		if slices.Contains(chosenIDs, c.ID) {
+			pos = append(pos, c)
+		} else {
+			rest = append(rest, c)
 		}
 	}
-	if pos < 0 || len(cands) < 2 {
+	if len(pos) == 0 || len(cands) < 2 {
 		return Query{}, false
 	}
-	// Keep the positive and a random sample of the negatives.
-	chosen := []candidate.Candidate{cands[pos]}
-	rest := append(slices.Clone(cands[:pos]), cands[pos+1:]...)
+	// Keep the positives and a random sample of the negatives.
 	rng.Shuffle(len(rest), func(i, j int) { rest[i], rest[j] = rest[j], rest[i] })
 	if len(rest) > o.MaxNegatives {
 		rest = rest[:o.MaxNegatives]
 	}
-	chosen = append(chosen, rest...)
+	chosen := append(pos, rest...)
 	ids := make([]string, len(chosen))
 	for i, c := range chosen {
 		ids[i] = c.ID
@@ -262,6 +425,8 @@ func queryAt(ctx context.Context, st *memstore.Store, sources []candidate.Source
 	slate := &rank.Slate{User: user, TopCats: topCats, Now: now, Items: chosen, Products: products, MaxPop: ix.MaxPop, Opt: &o.Features}
 	rank.BuildVectors(slate)
 	labels := make([]float32, len(chosen))
-	labels[0] = 1
-	return Query{Time: now, UserID: e.UserID, X: slate.Flat, Labels: labels}, true
+	for i := range pos {
+		labels[i] = 1
+	}
+	return Query{Time: now, UserID: userID, X: slate.Flat, Labels: labels}, true
 }

@@ -407,3 +407,20 @@ func (s *Store) AllProducts() iter.Seq[*feature.Product] {
 		}
 	}
 }
+
+// ActiveUsers returns the ids of users whose last event is at or after
+// since (Unix ms).
+func (s *Store) ActiveUsers(since int64) []string {
+	var out []string
+	for i := range s.users {
+		sh := &s.users[i]
+		sh.mu.RLock()
+		for id, u := range sh.m {
+			if u.Last >= since {
+				out = append(out, id)
+			}
+		}
+		sh.mu.RUnlock()
+	}
+	return out
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/recohq/reco"
+	"github.com/recohq/reco/internal/breaker"
 	"github.com/recohq/reco/internal/feature"
 	"github.com/recohq/reco/internal/feature/memstore"
 )
@@ -23,6 +24,10 @@ type Options struct {
 	// Timeout bounds each read; 0 means 50ms.
 	Timeout time.Duration
 	Now     func() time.Time
+	// OnBreaker is told when the circuit breaker around Redis opens or
+	// closes (after 5 consecutive failures it fails fast for 1 s, then
+	// probes).
+	OnBreaker func(open bool)
 }
 
 // Store reads and writes the online state in Redis. Safe for concurrent use.
@@ -32,6 +37,7 @@ type Store struct {
 	guard *rueidis.Lua
 	index atomic.Pointer[memstore.Index]
 	errs  atomic.Int64
+	br    *breaker.Breaker
 }
 
 // Open connects and checks the server answers.
@@ -57,7 +63,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		c.Close()
 		return nil, reco.E("redisstore.Open", reco.Unavailable, fmt.Errorf("ping redis %v: %w", o.Addresses, err))
 	}
-	s := &Store{c: c, opt: o, guard: rueidis.NewLuaScript(guardScript)}
+	s := &Store{c: c, opt: o, guard: rueidis.NewLuaScript(guardScript), br: breaker.New(5, time.Second, o.Now, o.OnBreaker)}
 	s.index.Store(&memstore.Index{ByCategory: map[string][]memstore.Scored{}})
 	return s, nil
 }
@@ -180,7 +186,17 @@ func (s *Store) ctx() (context.Context, context.CancelFunc) {
 
 // ReadUsersAndProducts reads users and products in one round trip. Missing
 // entities are nil.
-func (s *Store) ReadUsersAndProducts(ctx context.Context, users, products []string) ([]*feature.User, []*feature.Product, error) {
+func (s *Store) ReadUsersAndProducts(ctx context.Context, users, products []string) (us []*feature.User, ps []*feature.Product, err error) {
+	if err := s.br.Allow(); err != nil {
+		return nil, nil, reco.E("redisstore.Read", reco.Unavailable, err)
+	}
+	defer func() {
+		if reco.KindOf(err) == reco.Unavailable {
+			s.br.Done(err)
+		} else {
+			s.br.Done(nil)
+		}
+	}()
 	cmds := make(rueidis.Commands, 0, len(users)+len(products))
 	for _, id := range users {
 		cmds = append(cmds, s.c.B().Hget().Key(s.userKey(id)).Field("v").Build())
@@ -189,8 +205,8 @@ func (s *Store) ReadUsersAndProducts(ctx context.Context, users, products []stri
 		cmds = append(cmds, s.c.B().Hget().Key(s.productKey(id)).Field("v").Build())
 	}
 	res := s.c.DoMulti(ctx, cmds...)
-	us := make([]*feature.User, len(users))
-	ps := make([]*feature.Product, len(products))
+	us = make([]*feature.User, len(users))
+	ps = make([]*feature.Product, len(products))
 	for i, r := range res {
 		b, err := r.AsBytes()
 		if rueidis.IsRedisNil(err) {
@@ -212,6 +228,35 @@ func (s *Store) ReadUsersAndProducts(ctx context.Context, users, products []stri
 	}
 	return us, ps, nil
 }
+
+// ReadUser reads one user; nil, nil when unknown. Errors are
+// reco.Unavailable (Redis down, or the breaker open).
+func (s *Store) ReadUser(ctx context.Context, id string) (*feature.User, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.opt.Timeout)
+	defer cancel()
+	us, _, err := s.ReadUsersAndProducts(ctx, []string{id}, nil)
+	if err != nil {
+		s.errs.Add(1)
+		return nil, err
+	}
+	return us[0], nil
+}
+
+// ReadProducts reads products in one round trip; unknown ones are nil.
+func (s *Store) ReadProducts(ctx context.Context, ids []string, out []*feature.Product) error {
+	ctx, cancel := context.WithTimeout(ctx, s.opt.Timeout)
+	defer cancel()
+	_, ps, err := s.ReadUsersAndProducts(ctx, nil, ids)
+	if err != nil {
+		s.errs.Add(1)
+		return err
+	}
+	copy(out, ps)
+	return nil
+}
+
+// BreakerOpen reports whether reads fail fast.
+func (s *Store) BreakerOpen() bool { return s.br.Open() }
 
 // User reads one user (serving's contract: an error reads as unknown and is
 // counted).
@@ -241,15 +286,22 @@ func (s *Store) Products(ids []string, out []*feature.Product) {
 
 // CoVisited reads an item's neighbours, strongest first.
 func (s *Store) CoVisited(id string, n int) []memstore.Scored {
+	if s.br.Allow() != nil {
+		return nil
+	}
 	ctx, cancel := s.ctx()
 	defer cancel()
 	b, err := s.c.Do(ctx, s.c.B().Hget().Key(s.covKey(id)).Field("v").Build()).AsBytes()
 	if err != nil {
-		if !rueidis.IsRedisNil(err) {
+		if rueidis.IsRedisNil(err) {
+			s.br.Done(nil)
+		} else {
 			s.errs.Add(1)
+			s.br.Done(err)
 		}
 		return nil
 	}
+	s.br.Done(nil)
 	nb, err := decodeScored(b)
 	if err != nil {
 		s.errs.Add(1)
