@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -97,12 +99,29 @@ func TestModelLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Training built the similar-items table that serving now uses as a
+	// candidate source.
+	if b, err := reg.Extra(v1, "similar.bin"); err != nil || len(b) == 0 {
+		t.Errorf("version %s has no similar-items table: %v", v1, err)
+	}
+	for i := 0; i < 20; i++ {
+		do(t, "POST", s.URL+"/v1/recommend", "", fmt.Sprintf(`{"user_id":"u%d"}`, i), nil)
+	}
+	resp, err := http.Get(s.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !regexp.MustCompile(`reco_candidates_total\{source="similar"\} [1-9]`).Match(mb) {
+		t.Errorf("the similar-items source proposed no candidates: %s", regexp.MustCompile(`reco_candidates_total.*`).FindAll(mb, -1))
+	}
 	bad := filepath.Join(reg.Dir(), "broken")
 	os.MkdirAll(bad, 0o755)
 	os.WriteFile(filepath.Join(bad, "model.json"), []byte(`{"learner": {"gradient_booster": `), 0o644)
 	os.WriteFile(filepath.Join(bad, "meta.json"), []byte(`{"version":"broken"}`), 0o644)
 	constant := trainConstant(t)
-	if _, err := reg.Register(constant, registry.Meta{Version: "constant", SchemaHash: rank.SchemaHash()}); err != nil {
+	if _, err := reg.Register(constant, registry.Meta{Version: "constant", SchemaHash: rank.SchemaHash()}, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, v := range []string{"broken", "constant"} {

@@ -199,6 +199,7 @@ func Open(cfg config.Config, o Options) (*App, error) {
 		}
 	}
 	a.Rec = recommend.New(a.online, a, recommend.Options{
+		Sources:     append(recommend.DefaultSources(a.online, cfg.Recommend.RepeatPurchase), similarSource{a.Models}),
 		Features:    a.features,
 		Rankers:     a.Models.For,
 		Precomputed: a.Precomputed,

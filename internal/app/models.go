@@ -15,6 +15,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/recohq/reco"
+	"github.com/recohq/reco/internal/candidate"
 	"github.com/recohq/reco/internal/event"
 	"github.com/recohq/reco/internal/rank"
 	"github.com/recohq/reco/internal/rank/gbdt"
@@ -25,6 +26,7 @@ import (
 // models is the set of model versions serving now; swapped atomically.
 type models struct {
 	state    registry.Serving
+	similar  candidate.SimilarTable // the current version's similar items, or nil
 	current  *rank.Model
 	previous *rank.Model
 	canary   *rank.Model
@@ -142,6 +144,13 @@ func (mm *modelManager) reload() error {
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
+	if st.Current != "" {
+		if b, err := mm.reg.Extra(st.Current, train.SimilarFile); err == nil {
+			if next.similar, err = candidate.DecodeSimilarTable(b); err != nil {
+				mm.a.Logger.Warn("similar-items table unreadable; serving without it", "version", st.Current, "err", err)
+			}
+		}
+	}
 	mm.cur.Store(next)
 	mm.a.Logger.Info("model serving state loaded", "current", st.Current, "previous", st.Previous, "canary", fmt.Sprint(st.Canary))
 	return nil
@@ -253,8 +262,13 @@ func (mm *modelManager) trainOptions() train.Options {
 	c := mm.a.Config.Train
 	lw := train.LabelWeights{Click: float32(c.LabelWeights["click"]), AddToCart: float32(c.LabelWeights["add_to_cart"]),
 		Purchase: float32(c.LabelWeights["purchase"])}
+	var similar *candidate.SimilarOptions
+	if c.SimilarItems {
+		similar = &candidate.SimilarOptions{}
+	}
 	return train.Options{
 		Scan: mm.a.ScanLog, Registry: mm.reg, Features: mm.a.features,
+		Similar: similar, RepeatPurchase: mm.a.Config.Recommend.RepeatPurchase,
 		Params: gbdt.Params{Objective: gbdt.Objective(c.Objective), Rounds: c.Rounds, MaxDepth: c.MaxDepth, Eta: c.Eta},
 		Window: c.AttributionWindow.D(), Labels: lw,
 		Log: func(format string, args ...any) { mm.a.Logger.Info("train: " + fmt.Sprintf(format, args...)) },
@@ -394,5 +408,19 @@ func (mm *modelManager) Import(path string) (registry.Meta, error) {
 	now := time.Now()
 	meta := registry.Meta{Version: mm.reg.NewVersion("import", now), Created: now.UTC(), Source: "import:" + filepath.Base(path),
 		SchemaHash: rank.SchemaHash(), FeatureNames: rank.FeatureNames}
-	return mm.reg.Register(g, meta)
+	return mm.reg.Register(g, meta, nil)
+}
+
+// similarSource serves the similar-items table of the serving model
+// version (built by the training that made it).
+type similarSource struct{ mm *modelManager }
+
+func (s similarSource) Name() string { return candidate.SrcSimilar }
+
+func (s similarSource) Candidates(ctx context.Context, in *candidate.Input, n int) ([]candidate.Candidate, error) {
+	t := s.mm.cur.Load().similar
+	if t == nil {
+		return nil, nil
+	}
+	return candidate.Similar{Table: t}.Candidates(ctx, in, n)
 }

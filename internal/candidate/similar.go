@@ -1,9 +1,12 @@
 package candidate
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"encoding/gob"
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -225,4 +228,23 @@ func BuildSimilar(ctx context.Context, events []event.Event, o SimilarOptions) (
 		}
 	}
 	return table, ctx.Err()
+}
+
+// Encode writes the table in a compact binary form (the registry keeps it
+// beside the model trained with it).
+func (t SimilarTable) Encode() ([]byte, error) {
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(map[string][]memstore.Scored(t)); err != nil {
+		return nil, fmt.Errorf("encode similar items: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// DecodeSimilarTable reads a table written by Encode.
+func DecodeSimilarTable(b []byte) (SimilarTable, error) {
+	var m map[string][]memstore.Scored
+	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&m); err != nil {
+		return nil, fmt.Errorf("decode similar items: %w", err)
+	}
+	return SimilarTable(m), nil
 }

@@ -98,6 +98,7 @@ type Train struct {
 	Rounds            int                `yaml:"rounds" help:"boosting rounds (n_estimators); 0: 200"`
 	MaxDepth          int                `yaml:"max_depth" help:"tree depth; 0: 8"`
 	Eta               float64            `yaml:"eta" help:"learning rate; 0: 0.1"`
+	SimilarItems      bool               `yaml:"similar_items" help:"build the EASE similar-items candidate table when training"`
 }
 
 // Features tunes the feature definitions.
@@ -141,7 +142,7 @@ func Default() Config {
 		Recommend: Recommend{MaxPerCategory: 3, PromotedBoost: 1.1, MaxResults: 100, Timeout: Duration(50 * time.Millisecond),
 			PrecomputeSchedule: "0 3 * * *"},
 		Limits: Limits{MaxBodyBytes: 16 << 20, MaxBatch: 10000},
-		Train:  Train{Objective: "binary:logistic", AttributionWindow: Duration(time.Hour)},
+		Train:  Train{Objective: "binary:logistic", AttributionWindow: Duration(time.Hour), SimilarItems: true},
 	}
 }
 

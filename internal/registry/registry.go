@@ -86,9 +86,11 @@ func (r *Registry) NewVersion(prefix string, now time.Time) string {
 	}
 }
 
-// Register stores a model under meta.Version and returns the metadata as
-// stored (with Trees and Objective filled). It does not promote it.
-func (r *Registry) Register(m *gbdt.Model, meta Meta) (Meta, error) {
+// Register stores a model under meta.Version, with extra files that go
+// with it (such as the similar-items table its candidates came from), and
+// returns the metadata as stored (with Trees and Objective filled). It does
+// not promote it.
+func (r *Registry) Register(m *gbdt.Model, meta Meta, extras map[string][]byte) (Meta, error) {
 	const op = "registry.Register"
 	if !versionRE.MatchString(meta.Version) {
 		return meta, reco.Errorf(op, reco.Invalid, "bad version name %q", meta.Version)
@@ -106,6 +108,14 @@ func (r *Registry) Register(m *gbdt.Model, meta Meta) (Meta, error) {
 	defer os.RemoveAll(tmp)
 	if err := m.SaveFile(filepath.Join(tmp, "model.json")); err != nil {
 		return meta, fmt.Errorf("register %s: %w", meta.Version, err)
+	}
+	for name, b := range extras {
+		if !versionRE.MatchString(name) || name == "model.json" || name == "meta.json" {
+			return meta, reco.Errorf(op, reco.Invalid, "bad extra file name %q", name)
+		}
+		if err := os.WriteFile(filepath.Join(tmp, name), b, 0o644); err != nil {
+			return meta, fmt.Errorf("register %s: %w", meta.Version, err)
+		}
 	}
 	meta.Trees = m.NumTrees()
 	meta.Objective = string(m.Objective())
@@ -144,6 +154,14 @@ func (r *Registry) Load(version string) (*gbdt.Model, Meta, error) {
 		return nil, Meta{}, reco.E(op, reco.Invalid, fmt.Errorf("load model %s: %w", version, err))
 	}
 	return m, meta, nil
+}
+
+// Extra reads an extra file of a version; os.ErrNotExist when it has none.
+func (r *Registry) Extra(version, name string) ([]byte, error) {
+	if !versionRE.MatchString(version) || !versionRE.MatchString(name) {
+		return nil, reco.Errorf("registry.Extra", reco.Invalid, "bad name %q/%q", version, name)
+	}
+	return os.ReadFile(filepath.Join(r.dir, version, name))
 }
 
 // List returns every version's metadata, newest first.

@@ -8,10 +8,13 @@ import (
 	"time"
 
 	"github.com/recohq/reco"
+	"github.com/recohq/reco/internal/candidate"
 	"github.com/recohq/reco/internal/event"
 	"github.com/recohq/reco/internal/feature"
+	"github.com/recohq/reco/internal/feature/memstore"
 	"github.com/recohq/reco/internal/rank"
 	"github.com/recohq/reco/internal/rank/gbdt"
+	"github.com/recohq/reco/internal/recommend"
 	"github.com/recohq/reco/internal/registry"
 )
 
@@ -25,9 +28,15 @@ type Options struct {
 	MinQueries int     // labelled impression queries needed to train on served traffic; 0 means 200
 	ValidShare float64 // the latest share of queries held out for evaluation; 0 means 0.2
 	History    HistoryOptions
-	Features   feature.Options
-	Now        func() time.Time
-	Log        func(format string, args ...any) // progress; nil means silent
+	// Similar builds the EASE similar-items table from the log's behaviour
+	// events; the table is a candidate source in serving and in the
+	// replayed training queries. Nil disables it.
+	Similar *candidate.SimilarOptions
+	// RepeatPurchase mirrors serving's recommend.repeat_purchase.
+	RepeatPurchase bool
+	Features       feature.Options
+	Now            func() time.Time
+	Log            func(format string, args ...any) // progress; nil means silent
 }
 
 // Result describes a trained and registered model.
@@ -89,16 +98,48 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// SimilarFile is the name of a version's similar-items table in the
+// registry.
+const SimilarFile = "similar.bin"
+
 // ErrNoData means the log holds too little to train on.
 var ErrNoData = errors.New("not enough data to train")
 
 // Queries builds the training set: served impressions when enough of them
 // carry a label, else queries replayed from history. It reports which.
 func Queries(ctx context.Context, o Options) ([]Query, string, error) {
+	qs, source, _, err := queries(ctx, o)
+	return qs, source, err
+}
+
+func queries(ctx context.Context, o Options) ([]Query, string, candidate.SimilarTable, error) {
 	o = o.withDefaults()
 	queries, err := FromImpressions(o.Scan, o.Window, o.Labels)
 	if err != nil {
-		return nil, "", fmt.Errorf("train: read impressions: %w", err)
+		return nil, "", nil, fmt.Errorf("train: read impressions: %w", err)
+	}
+	var evs []event.Event
+	readEvents := func() error {
+		if evs != nil {
+			return nil
+		}
+		evs = []event.Event{}
+		return o.Scan(func(r *event.Record) error {
+			if r.Kind == event.KindEvent {
+				evs = append(evs, r.Event)
+			}
+			return nil
+		})
+	}
+	var table candidate.SimilarTable
+	if o.Similar != nil {
+		if err := readEvents(); err != nil {
+			return nil, "", nil, fmt.Errorf("train: read events: %w", err)
+		}
+		o.Log("building the similar-items table (EASE) from %d events", len(evs))
+		if table, err = candidate.BuildSimilar(ctx, evs, *o.Similar); err != nil {
+			return nil, "", nil, fmt.Errorf("train: similar items: %w", err)
+		}
 	}
 	labelled := 0
 	for _, q := range queries {
@@ -112,15 +153,8 @@ func Queries(ctx context.Context, o Options) ([]Query, string, error) {
 	source := "impressions"
 	o.Log("training set: %d impressions, %d with an attributed click, add-to-cart or purchase", len(queries), labelled)
 	if labelled < o.MinQueries {
-		var evs []event.Event
-		err := o.Scan(func(r *event.Record) error {
-			if r.Kind == event.KindEvent {
-				evs = append(evs, r.Event)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, "", fmt.Errorf("train: read events: %w", err)
+		if err := readEvents(); err != nil {
+			return nil, "", nil, fmt.Errorf("train: read events: %w", err)
 		}
 		o.Log("too few labelled impressions (%d < %d): building queries from %d history events", labelled, o.MinQueries, len(evs))
 		source = "history"
@@ -131,12 +165,20 @@ func Queries(ctx context.Context, o Options) ([]Query, string, error) {
 				o.Log("  replayed %d/%d events", done, total)
 			}
 		}
-		queries, err = FromHistory(ctx, evs, o.History)
+		h := o.History
+		h.RepeatPurchase = o.RepeatPurchase
+		if table != nil {
+			repeat := o.RepeatPurchase
+			h.Sources = func(st *memstore.Store) []candidate.Source {
+				return append(recommend.DefaultSources(st, repeat), candidate.Similar{Table: table})
+			}
+		}
+		queries, err = FromHistory(ctx, evs, h)
 		if err != nil {
-			return nil, "", fmt.Errorf("train: history: %w", err)
+			return nil, "", nil, fmt.Errorf("train: history: %w", err)
 		}
 	}
-	return queries, source, nil
+	return queries, source, table, nil
 }
 
 // Run builds the training set, trains, evaluates on the latest time slice
@@ -144,7 +186,7 @@ func Queries(ctx context.Context, o Options) ([]Query, string, error) {
 func Run(ctx context.Context, o Options) (*Result, error) {
 	o = o.withDefaults()
 	start := time.Now()
-	queries, source, err := Queries(ctx, o)
+	queries, source, table, err := queries(ctx, o)
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +226,15 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		TrainRows: trainSet.Rows(), ValidRows: validSet.Rows(), Metrics: metrics,
 		SchemaHash: rank.SchemaHash(), FeatureNames: rank.FeatureNames,
 	}
-	if meta, err = o.Registry.Register(model, meta); err != nil {
+	var extras map[string][]byte
+	if table != nil {
+		b, err := table.Encode()
+		if err != nil {
+			return nil, fmt.Errorf("train: %w", err)
+		}
+		extras = map[string][]byte{SimilarFile: b}
+	}
+	if meta, err = o.Registry.Register(model, meta, extras); err != nil {
 		return nil, err
 	}
 	return &Result{Meta: meta, Model: model, Report: rep, Source: source, Queries: len(queries), Duration: time.Since(start)}, nil
