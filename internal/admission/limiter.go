@@ -90,7 +90,9 @@ type Options struct {
 
 	// LowShare and NormalShare are the fractions of the limit that Low and
 	// Normal requests may fill; High may fill all of it. 0 means 0.7 and
-	// 0.9. Each must be in (0, 1], and LowShare <= NormalShare.
+	// 0.9. Each must be in (0, 1], and LowShare <= NormalShare. The limit
+	// grows only in windows that used half of it, so traffic of a priority
+	// whose share is under 0.5 cannot raise the limit on its own.
 	LowShare    float64
 	NormalShare float64
 

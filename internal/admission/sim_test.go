@@ -16,7 +16,7 @@ const (
 	simBase = 20 * time.Millisecond
 	simSLO  = 200 * time.Millisecond
 	simWarm = 5 * time.Second  // at half the capacity
-	simOver = 20 * time.Second // at the load under test
+	simOver = 10 * time.Second // at the load under test
 )
 
 // The offered mix of priorities, in percent.

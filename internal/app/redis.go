@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/recohq/reco/internal/feature"
@@ -19,7 +20,28 @@ func (a *App) exportRedis(ctx context.Context, rs *redisstore.Store, interval ti
 	pendingP := map[string]*feature.Product{}
 	pendingC := map[string][]memstore.Scored{}
 	var lastIndex int64
+	// The epoch marker tells whether Redis still holds what was written:
+	// missing (a new Redis, or one restarted without persistence) means
+	// the whole state is written again.
+	epoch := fmt.Sprintf("%d", time.Now().UnixNano())
+	synced, lastCheck := false, time.Time{}
 	flush := func(ctx context.Context) {
+		if time.Since(lastCheck) > time.Second || !synced {
+			lastCheck = time.Now()
+			cctx, cancel := context.WithTimeout(ctx, time.Second)
+			cur, err := rs.Epoch(cctx)
+			cancel()
+			if err != nil {
+				return // down: retry on the next tick
+			}
+			if cur != epoch {
+				if synced {
+					a.Logger.Warn("redis lost its data; writing the whole online state again")
+				}
+				a.Store.MarkAllDirty()
+				synced = false
+			}
+		}
 		var offs []int64
 		var d memstore.Dirty
 		a.Proc.Consistent(func(o []int64) {
@@ -47,6 +69,9 @@ func (a *App) exportRedis(ctx context.Context, rs *redisstore.Store, interval ti
 		if ix := a.Store.Index(); ix.Built != lastIndex {
 			b.Index = ix
 		}
+		if !synced {
+			b.Index = a.Store.Index()
+		}
 		if len(b.Users)+len(b.Products)+len(b.CoVisit) == 0 && b.Index == nil {
 			return
 		}
@@ -62,6 +87,13 @@ func (a *App) exportRedis(ctx context.Context, rs *redisstore.Store, interval ti
 		a.Metrics.RedisWrites.WithLabelValues("refused_older").Add(float64(st.Refused))
 		if b.Index != nil {
 			lastIndex = b.Index.Built
+		}
+		if !synced {
+			cctx, cancel := context.WithTimeout(ctx, time.Second)
+			if rs.SetEpoch(cctx, epoch) == nil {
+				synced = true
+			}
+			cancel()
 		}
 		clear(pendingU)
 		clear(pendingP)

@@ -1,10 +1,38 @@
 package config
 
 import (
+	"os"
 	"reflect"
 	"strings"
 	"testing"
 )
+
+// knownBug names a reported bug that doc's configuration triggers in
+// Validate, so that a long fuzzing run can go on past it: set
+// RECO_FUZZ_SKIP_KNOWN=1 to skip such inputs. Without it they fail, and the
+// regression seeds in testdata/fuzz/FuzzParseConfig keep failing until the
+// bugs are fixed.
+func knownBug(c *Config) string {
+	s := c.Train.Schedule
+	if (strings.HasPrefix(s, "TZ=") || strings.HasPrefix(s, "CRON_TZ=")) && !strings.Contains(s, " ") {
+		return "cron.ParseStandard panics on a TZ= prefix without a space"
+	}
+	for _, e := range c.Experiments {
+		for k := range e.Forced {
+			if strings.Contains(k, "\n") {
+				return "Validate splits experiment errors on newlines inside forced user ids"
+			}
+		}
+		for _, v := range e.Variants {
+			for k := range v.Strategy.Sources {
+				if strings.Contains(k, "\n") {
+					return "Validate splits experiment errors on newlines inside source names"
+				}
+			}
+		}
+	}
+	return ""
+}
 
 // FuzzParseConfig parses arbitrary YAML over the defaults. Parse must never
 // panic; when it accepts the document, Validate must not panic either and
@@ -55,6 +83,11 @@ func FuzzParseConfig(f *testing.F) {
 				t.Fatal("Parse returned an empty error")
 			}
 			return
+		}
+		if os.Getenv("RECO_FUZZ_SKIP_KNOWN") != "" {
+			if bug := knownBug(&c); bug != "" {
+				t.Skip(bug)
+			}
 		}
 		err := c.Validate()
 		if err == nil {

@@ -424,3 +424,29 @@ func (s *Store) ActiveUsers(since int64) []string {
 	}
 	return out
 }
+
+// MarkAllDirty marks every entity changed, so that the next TakeDirty
+// returns the whole state (an external store that lost its data is
+// rewritten from it).
+func (s *Store) MarkAllDirty() {
+	for i := range s.users {
+		sh := &s.users[i]
+		sh.mu.Lock()
+		for id := range sh.m {
+			markDirty(&sh.dirty, id, true)
+		}
+		sh.mu.Unlock()
+		ps := &s.products[i]
+		ps.mu.Lock()
+		for id := range ps.m {
+			markDirty(&ps.dirty, id, true)
+		}
+		ps.mu.Unlock()
+		cs := &s.covisit[i]
+		cs.mu.Lock()
+		for id := range cs.m {
+			markDirty(&cs.dirty, id, true)
+		}
+		cs.mu.Unlock()
+	}
+}

@@ -365,3 +365,26 @@ func (s *Store) Flush(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+func (s *Store) epochKey() string { return s.opt.Prefix + "epoch" }
+
+// Epoch reads the marker a writer sets once Redis holds its whole state;
+// "" when missing (a new or restarted Redis that lost its data).
+func (s *Store) Epoch(ctx context.Context) (string, error) {
+	v, err := s.c.Do(ctx, s.c.B().Get().Key(s.epochKey()).Build()).ToString()
+	if rueidis.IsRedisNil(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", reco.E("redisstore.Epoch", reco.Unavailable, err)
+	}
+	return v, nil
+}
+
+// SetEpoch sets the marker.
+func (s *Store) SetEpoch(ctx context.Context, v string) error {
+	if err := s.c.Do(ctx, s.c.B().Set().Key(s.epochKey()).Value(v).Build()).Error(); err != nil {
+		return reco.E("redisstore.SetEpoch", reco.Unavailable, err)
+	}
+	return nil
+}
