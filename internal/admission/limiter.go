@@ -340,13 +340,13 @@ func (l *Limiter) rand() uint64 {
 
 // Stats is a snapshot of a Limiter.
 type Stats struct {
-	Limit    int                   // current concurrency limit
-	InFlight int                   // admitted and not yet released
-	Admitted uint64                // requests admitted, ever
-	Failed   uint64                // admitted requests released as failed
-	Shed     [numPriorities]uint64 // requests refused, indexed by Priority
-	Baseline time.Duration         // learned no-queue latency; 0 before the first window
-	P90      time.Duration         // latency p90 of the last closed window
+	Limit    int           // current concurrency limit
+	InFlight int           // admitted and not yet released
+	Admitted uint64        // requests admitted, ever
+	Failed   uint64        // admitted requests released as failed
+	Shed     [3]uint64     // requests refused, indexed by Priority
+	Baseline time.Duration // learned no-queue latency; 0 before the first window
+	P90      time.Duration // latency p90 of the last closed window
 }
 
 // Stats returns current figures. The counters are read one at a time, so

@@ -224,6 +224,7 @@ func Open(cfg config.Config, o Options) (*App, error) {
 		Experiments:  experimentAdmin{a},
 		Analytics:    analytics.NewHandler(a.Analytics),
 		FeatureViews: func() any { return a.Views.ViewsJSON(a.now()) },
+		Admit:        a.admit(),
 		IngestKeys:   cfg.Auth.IngestKeys,
 		AdminKeys:    cfg.Auth.AdminKeys,
 		Metrics:      m.Handler(),

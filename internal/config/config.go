@@ -124,6 +124,12 @@ type Recommend struct {
 type Limits struct {
 	MaxBodyBytes int64 `yaml:"max_body_bytes" help:"largest request body"`
 	MaxBatch     int   `yaml:"max_batch" help:"most events or products in one request"`
+	// Admission control: an adaptive concurrency limit per endpoint; what
+	// is beyond it is shed with 503 + Retry-After, low priority first
+	// (X-Priority: high|normal|low).
+	Admission        bool     `yaml:"admission" help:"shed load beyond an adaptive concurrency limit"`
+	RecommendLatency Duration `yaml:"recommend_latency" help:"latency above which the recommend limit shrinks"`
+	IngestLatency    Duration `yaml:"ingest_latency" help:"latency above which the ingest limit shrinks"`
 }
 
 // Default returns the embedded defaults.
@@ -141,8 +147,9 @@ func Default() Config {
 			TrendingHalfLife: Duration(24 * time.Hour)},
 		Recommend: Recommend{MaxPerCategory: 3, PromotedBoost: 1.1, MaxResults: 100, Timeout: Duration(50 * time.Millisecond),
 			PrecomputeSchedule: "0 3 * * *"},
-		Limits: Limits{MaxBodyBytes: 16 << 20, MaxBatch: 10000},
-		Train:  Train{Objective: "binary:logistic", AttributionWindow: Duration(time.Hour), SimilarItems: true},
+		Limits: Limits{MaxBodyBytes: 16 << 20, MaxBatch: 10000, Admission: true,
+			RecommendLatency: Duration(50 * time.Millisecond), IngestLatency: Duration(500 * time.Millisecond)},
+		Train: Train{Objective: "binary:logistic", AttributionWindow: Duration(time.Hour), SimilarItems: true},
 	}
 }
 
@@ -220,6 +227,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.MaxBodyBytes < 1024 {
 		bad("limits.max_body_bytes", "must be at least 1024")
+	}
+	if c.Limits.Admission && (c.Limits.RecommendLatency <= 0 || c.Limits.IngestLatency <= 0) {
+		bad("limits.recommend_latency", "and limits.ingest_latency must be positive with admission on")
 	}
 	if c.Limits.MaxBatch < 1 {
 		bad("limits.max_batch", "must be at least 1")

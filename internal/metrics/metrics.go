@@ -42,6 +42,8 @@ type Metrics struct {
 	FeatureRead      *prometheus.HistogramVec
 	FeatureCoverage  *prometheus.HistogramVec
 	BreakerOpen      *prometheus.GaugeVec
+	Shed             *prometheus.CounterVec
+	AdmissionLimit   *prometheus.GaugeVec
 }
 
 var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}
@@ -79,6 +81,12 @@ func New() *Metrics {
 			[]float64{.5, .8, .9, .95, .99, .999, 1}, "view"),
 		BreakerOpen: func() *prometheus.GaugeVec {
 			g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "reco_circuit_breaker_open", Help: "1 while calls to a dependency fail fast."}, []string{"dependency"})
+			r.MustRegister(g)
+			return g
+		}(),
+		Shed: f.counterVec("reco_admission_shed_total", "Requests shed by admission control (503), by route and priority.", "route", "priority"),
+		AdmissionLimit: func() *prometheus.GaugeVec {
+			g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "reco_admission_limit", Help: "The adaptive concurrency limit, by route."}, []string{"route"})
 			r.MustRegister(g)
 			return g
 		}(),

@@ -63,8 +63,11 @@ type Options struct {
 	Experiments  ExperimentAdmin // nil: no experiment endpoints
 	Analytics    http.Handler    // serves /v1/analytics/...; nil: none
 	FeatureViews func() any      // GET /v1/feature-views; nil: none
-	IngestKeys   []string        // keys for events and products (admin keys work too); none: open
-	AdminKeys    []string        // keys for admin endpoints; none: open
+	// Admit, if set, wraps a route's handler with admission control (load
+	// shedding); it is called for every route by name.
+	Admit      func(route string, h http.Handler) http.Handler
+	IngestKeys []string // keys for events and products (admin keys work too); none: open
+	AdminKeys  []string // keys for admin endpoints; none: open
 }
 
 // Server is the HTTP API.
@@ -156,7 +159,7 @@ func (w *statusWriter) WriteHeader(code int) {
 }
 
 func (s *Server) route(pattern, name string, h handler) {
-	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	var hh http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 		if r.Body != nil {
@@ -169,6 +172,10 @@ func (s *Server) route(pattern, name string, h handler) {
 			hk(name, sw.code, time.Since(start))
 		}
 	})
+	if s.opt.Admit != nil {
+		hh = s.opt.Admit(name, hh)
+	}
+	s.mux.Handle(pattern, hh)
 }
 
 // statusOf is the one table from error kinds to HTTP status codes.

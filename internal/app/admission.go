@@ -1,0 +1,44 @@
+package app
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/recohq/reco/internal/admission"
+)
+
+// admit puts recommend and ingest behind adaptive concurrency limits:
+// beyond them requests are shed (503, Retry-After) before they queue, low
+// priority first.
+func (a *App) admit() func(route string, h http.Handler) http.Handler {
+	if !a.Config.Limits.Admission {
+		return nil
+	}
+	limiters := map[string]*admission.Limiter{}
+	for route, target := range map[string]float64{
+		"recommend": a.Config.Limits.RecommendLatency.D().Seconds(),
+		"events":    a.Config.Limits.IngestLatency.D().Seconds(),
+		"products":  a.Config.Limits.IngestLatency.D().Seconds(),
+	} {
+		route := route
+		l, err := admission.New(admission.Options{
+			TargetLatency: secondsToDuration(target),
+			Hooks: admission.Hooks{
+				OnShed:  func(p admission.Priority) { a.Metrics.Shed.WithLabelValues(route, p.String()).Inc() },
+				OnLimit: func(n int) { a.Metrics.AdmissionLimit.WithLabelValues(route).Set(float64(n)) },
+			},
+		})
+		if err != nil {
+			panic(err) // the options are validated by the configuration
+		}
+		limiters[route] = l
+	}
+	return func(route string, h http.Handler) http.Handler {
+		if l := limiters[route]; l != nil {
+			return l.Middleware(h, nil)
+		}
+		return h
+	}
+}
+
+func secondsToDuration(s float64) time.Duration { return time.Duration(s * 1e9) }
