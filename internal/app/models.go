@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/robfig/cron/v3"
+	"github.com/recohq/reco/internal/config"
 
 	"github.com/recohq/reco"
 	"github.com/recohq/reco/internal/candidate"
@@ -299,7 +299,7 @@ func (mm *modelManager) better(meta registry.Meta) bool {
 
 // schedule retrains (and promotes) on the cron schedule in train.schedule.
 func (mm *modelManager) schedule(ctx context.Context, spec string) error {
-	sched, err := cron.ParseStandard(spec)
+	sched, err := config.ParseSchedule(spec)
 	if err != nil {
 		return fmt.Errorf("train.schedule: %w", err)
 	}

@@ -9,7 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/robfig/cron/v3"
+	"github.com/recohq/reco/internal/config"
+
 	"golang.org/x/sync/errgroup"
 
 	"github.com/recohq/reco/internal/recommend"
@@ -115,7 +116,7 @@ func (a *App) Precompute(ctx context.Context, n, parallelism int, progress func(
 
 // schedulePrecompute runs Precompute on the recommend.precompute_schedule.
 func (a *App) schedulePrecompute(ctx context.Context, spec string) error {
-	sched, err := cron.ParseStandard(spec)
+	sched, err := config.ParseSchedule(spec)
 	if err != nil {
 		return fmt.Errorf("recommend.precompute_schedule: %w", err)
 	}

@@ -14,8 +14,6 @@ import (
 	"math"
 	"strconv"
 
-	"github.com/robfig/cron/v3"
-
 	"github.com/recohq/reco"
 	"github.com/recohq/reco/internal/experiment"
 	"github.com/recohq/reco/internal/featureview"
@@ -256,12 +254,12 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.Recommend.PrecomputeSchedule != "" {
-		if _, err := cron.ParseStandard(c.Recommend.PrecomputeSchedule); err != nil {
+		if _, err := ParseSchedule(c.Recommend.PrecomputeSchedule); err != nil {
 			bad("recommend.precompute_schedule", "%v", err)
 		}
 	}
 	if c.Train.Schedule != "" {
-		if _, err := cron.ParseStandard(c.Train.Schedule); err != nil {
+		if _, err := ParseSchedule(c.Train.Schedule); err != nil {
 			bad("train.schedule", "%v", err)
 		}
 	}
@@ -274,11 +272,12 @@ func (c *Config) Validate() error {
 			if errors.As(err, &re) {
 				err = re.Err
 			}
-			// "variants: needs ..." becomes "experiments[0].variants: needs ...".
-			for _, line := range strings.Split(err.Error(), "\n") {
-				field, msg, ok := strings.Cut(line, ": ")
-				if !ok || strings.ContainsAny(field, " ") {
-					field, msg = "", line
+			// Each joined problem reads "field: message"; it becomes
+			// "experiments[0].field: message".
+			for _, one := range splitJoined(err) {
+				field, msg, ok := strings.Cut(one.Error(), ": ")
+				if !ok || strings.ContainsAny(field, " \n") {
+					field, msg = "", one.Error()
 				}
 				key := fmt.Sprintf("experiments[%d]", i)
 				if field != "" {
@@ -293,6 +292,18 @@ func (c *Config) Validate() error {
 		seen[e.ID] = true
 	}
 	return errors.Join(errs...)
+}
+
+// splitJoined returns the errors an errors.Join holds, or err alone.
+func splitJoined(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, splitJoined(e)...)
+		}
+		return out
+	}
+	return []error{err}
 }
 
 // Duration is a time.Duration written as text: Go's units plus "d" for days.
