@@ -145,6 +145,16 @@ feed:
 
 func (p *preparer) sendBatch(ctx context.Context, method, path string, body []byte) error {
 	status, resp, err := send(ctx, p.client, max(p.o.Timeout, minPrepareTimeout), method, p.base+path, "application/x-ndjson", body)
+	// A server shedding load (503) asks to come back: loading is not a
+	// measurement, so wait and retry, a bounded number of times.
+	for try := 0; err == nil && status == 503 && try < 50; try++ {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s %s: %w", method, path, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+		status, resp, err = send(ctx, p.client, max(p.o.Timeout, minPrepareTimeout), method, p.base+path, "application/x-ndjson", body)
+	}
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
