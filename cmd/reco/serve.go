@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"strings"
 
@@ -56,6 +58,15 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	a, ln, err := startApp(cfg, logger)
 	if err != nil {
 		return err
+	}
+	if addr := os.Getenv("RECO_PPROF_ADDR"); addr != "" {
+		// Profiling for operators, on its own (loopback) listener only.
+		go func() {
+			mux := http.NewServeMux()
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			logger.Info("pprof listening", "addr", addr, "err", http.ListenAndServe(addr, mux))
+		}()
 	}
 	logger.Info("reco serving", "addr", "http://"+ln.Addr().String(), "data_dir", cfg.DataDir,
 		"event_log", cfg.EventLog.Type, "online_store", cfg.OnlineStore.Type)

@@ -138,7 +138,7 @@ func Default() Config {
 		LogLevel: "info",
 		EventLog: EventLog{Type: "embedded", Partitions: 8, Fsync: "always", FsyncInterval: Duration(100 * time.Millisecond),
 			Retention: Duration(7 * 24 * time.Hour), SegmentBytes: 64 << 20, Topic: "user-events"},
-		OnlineStore:  OnlineStore{Type: "embedded", Prefix: "reco:", CheckpointInterval: Duration(10 * time.Second)},
+		OnlineStore:  OnlineStore{Type: "embedded", Prefix: "reco:", CheckpointInterval: Duration(60 * time.Second)},
 		OfflineStore: OfflineStore{Type: "local", Region: "us-east-1"},
 		Analytics:    Analytics{Type: "embedded", Database: "reco"},
 		Features: Features{AffinityHalfLife: Duration(14 * 24 * time.Hour), PopularityHalfLife: Duration(7 * 24 * time.Hour),

@@ -13,7 +13,7 @@ import (
 // The compact binary forms of User and Product, used where state leaves the
 // process (the Redis online store) and must stay small: varints, times as
 // deltas, no field names. The first byte is the format version.
-const stateCodecVersion = 1
+const stateCodecVersion = 2
 
 var errState = errors.New("feature: corrupt state encoding")
 
@@ -38,7 +38,7 @@ func AppendUser(b []byte, u *User) []byte {
 		s := u.Cats[c]
 		b = wire.AppendString(b, c)
 		b = binary.AppendUvarint(b, uint64(s.Count))
-		b = wire.AppendFloat32(b, float32(s.Affinity.V))
+		b = wire.AppendFloat64(b, s.Affinity.V) // exact: checkpoints use this encoding too
 		b = binary.AppendVarint(b, s.Affinity.T-u.Last)
 	}
 	// Product ids repeat (a view, a click and a purchase of one item): a
@@ -108,7 +108,7 @@ func DecodeUser(data []byte) (*User, error) {
 		for i := 0; i < n && d.Err() == nil; i++ {
 			c := d.String()
 			s := &CatStat{Count: int64(d.Uvarint())}
-			s.Affinity.V = float64(d.Float32())
+			s.Affinity.V = d.Float64()
 			s.Affinity.T = u.Last + d.Varint()
 			u.Cats[c] = s
 		}

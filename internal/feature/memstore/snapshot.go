@@ -2,48 +2,42 @@ package memstore
 
 import (
 	"bufio"
-	"encoding/gob"
+	"encoding/binary"
 	"fmt"
 	"io"
 
 	"github.com/recohq/reco/internal/feature"
+	"github.com/recohq/reco/internal/wire"
 )
 
 // snapshotVersion changes whenever the meaning of state changes, so that an
 // old snapshot is refused and the log replayed instead.
-const snapshotVersion = 1
+const snapshotVersion = 2
 
-type snapshotHeader struct {
-	Version      int
-	Users        int
-	Products     int
-	CoVisit      int
-	LastIngested int64
-	LastEvent    int64
-	Applied      int64
-}
-
-type covEntry struct {
-	ID        string
-	Neighbors map[string]float32
-}
+// The snapshot is a header, then length-prefixed records: users and
+// products in the compact codec of package feature (not gob: a checkpoint
+// of 100k users must cost milliseconds of CPU, not seconds), then each
+// item's co-visitation list.
 
 // Snapshot writes the whole state to w. It must not run concurrently with
-// Apply (the stream processor calls it between records); readers may go on.
+// Apply (the stream processor calls it between batches); readers may go on.
 func (s *Store) Snapshot(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 1<<20)
-	enc := gob.NewEncoder(bw)
 	st := s.Stats()
-	h := snapshotHeader{Version: snapshotVersion, Users: st.Users, Products: st.Products, CoVisit: st.CoVisitItems,
-		LastIngested: st.LastIngested, LastEvent: st.LastEventTime, Applied: st.Applied}
-	if err := enc.Encode(h); err != nil {
+	var buf []byte
+	buf = binary.AppendUvarint(buf, snapshotVersion)
+	for _, n := range []int64{int64(st.Users), int64(st.Products), int64(st.CoVisitItems), st.LastIngested, st.LastEventTime, st.Applied} {
+		buf = binary.AppendVarint(buf, n)
+	}
+	if err := writeRecord(bw, buf); err != nil {
 		return fmt.Errorf("snapshot header: %w", err)
 	}
 	for i := range s.users {
 		sh := &s.users[i]
 		sh.mu.RLock()
 		for _, u := range sh.m {
-			if err := enc.Encode(u); err != nil {
+			buf = feature.AppendUser(buf[:0], u)
+			if err := writeRecord(bw, buf); err != nil {
 				sh.mu.RUnlock()
 				return fmt.Errorf("snapshot user %s: %w", u.ID, err)
 			}
@@ -54,7 +48,8 @@ func (s *Store) Snapshot(w io.Writer) error {
 		sh := &s.products[i]
 		sh.mu.RLock()
 		for _, p := range sh.m {
-			if err := enc.Encode(p); err != nil {
+			buf = feature.AppendProduct(buf[:0], p)
+			if err := writeRecord(bw, buf); err != nil {
 				sh.mu.RUnlock()
 				return fmt.Errorf("snapshot product %s: %w", p.ID, err)
 			}
@@ -65,7 +60,13 @@ func (s *Store) Snapshot(w io.Writer) error {
 		sh := &s.covisit[i]
 		sh.mu.RLock()
 		for id, m := range sh.m {
-			if err := enc.Encode(covEntry{id, m}); err != nil {
+			buf = wire.AppendString(buf[:0], id)
+			buf = binary.AppendUvarint(buf, uint64(len(m)))
+			for k, v := range m {
+				buf = wire.AppendString(buf, k)
+				buf = wire.AppendFloat32(buf, v)
+			}
+			if err := writeRecord(bw, buf); err != nil {
 				sh.mu.RUnlock()
 				return fmt.Errorf("snapshot co-visitation %s: %w", id, err)
 			}
@@ -75,42 +76,87 @@ func (s *Store) Snapshot(w io.Writer) error {
 	return bw.Flush()
 }
 
+func writeRecord(w *bufio.Writer, b []byte) error {
+	var n [binary.MaxVarintLen64]byte
+	if _, err := w.Write(n[:binary.PutUvarint(n[:], uint64(len(b)))]); err != nil {
+		return err
+	}
+	_, err := w.Write(b)
+	return err
+}
+
+func readRecord(r *bufio.Reader, buf []byte) ([]byte, error) {
+	n, err := binary.ReadUvarint(r)
+	if err != nil {
+		return nil, err
+	}
+	if n > 1<<30 {
+		return nil, fmt.Errorf("record of %d bytes", n)
+	}
+	if uint64(cap(buf)) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	_, err = io.ReadFull(r, buf)
+	return buf, err
+}
+
 // Restore replaces the state with a snapshot written by Snapshot. It must
 // not run concurrently with Apply.
 func (s *Store) Restore(r io.Reader) error {
-	dec := gob.NewDecoder(bufio.NewReaderSize(r, 1<<20))
-	var h snapshotHeader
-	if err := dec.Decode(&h); err != nil {
+	br := bufio.NewReaderSize(r, 1<<20)
+	hb, err := readRecord(br, nil)
+	if err != nil {
 		return fmt.Errorf("restore header: %w", err)
 	}
-	if h.Version != snapshotVersion {
-		return fmt.Errorf("restore: snapshot version %d, want %d", h.Version, snapshotVersion)
+	h := wire.NewReader(hb)
+	if v := h.Uvarint(); v != snapshotVersion {
+		return fmt.Errorf("restore: snapshot version %d, want %d", v, snapshotVersion)
+	}
+	users, products, cov := h.Varint(), h.Varint(), h.Varint()
+	lastIngested, lastEvent, applied := h.Varint(), h.Varint(), h.Varint()
+	if h.Err() != nil {
+		return fmt.Errorf("restore header: %w", h.Err())
 	}
 	fresh := New(s.opt)
 	fresh.seed = s.seed
-	for i := 0; i < h.Users; i++ {
-		u := new(feature.User)
-		if err := dec.Decode(u); err != nil {
-			return fmt.Errorf("restore user %d of %d: %w", i, h.Users, err)
+	var buf []byte
+	for i := int64(0); i < users; i++ {
+		if buf, err = readRecord(br, buf); err != nil {
+			return fmt.Errorf("restore user %d of %d: %w", i, users, err)
+		}
+		u, err := feature.DecodeUser(buf)
+		if err != nil {
+			return fmt.Errorf("restore user %d of %d: %w", i, users, err)
 		}
 		fresh.users[fresh.shard(u.ID)].m[u.ID] = u
 	}
-	for i := 0; i < h.Products; i++ {
-		p := new(feature.Product)
-		if err := dec.Decode(p); err != nil {
-			return fmt.Errorf("restore product %d of %d: %w", i, h.Products, err)
+	for i := int64(0); i < products; i++ {
+		if buf, err = readRecord(br, buf); err != nil {
+			return fmt.Errorf("restore product %d of %d: %w", i, products, err)
+		}
+		p, err := feature.DecodeProduct(buf)
+		if err != nil {
+			return fmt.Errorf("restore product %d of %d: %w", i, products, err)
 		}
 		fresh.products[fresh.shard(p.ID)].m[p.ID] = p
 	}
-	for i := 0; i < h.CoVisit; i++ {
-		var c covEntry
-		if err := dec.Decode(&c); err != nil {
-			return fmt.Errorf("restore co-visitation %d of %d: %w", i, h.CoVisit, err)
+	for i := int64(0); i < cov; i++ {
+		if buf, err = readRecord(br, buf); err != nil {
+			return fmt.Errorf("restore co-visitation %d of %d: %w", i, cov, err)
 		}
-		if c.Neighbors == nil {
-			c.Neighbors = map[string]float32{}
+		d := wire.NewReader(buf)
+		id := d.String()
+		n := d.Count()
+		m := make(map[string]float32, n)
+		for k := 0; k < n && d.Err() == nil; k++ {
+			key := d.String()
+			m[key] = d.Float32()
 		}
-		fresh.covisit[fresh.shard(c.ID)].m[c.ID] = c.Neighbors
+		if d.Err() != nil {
+			return fmt.Errorf("restore co-visitation %d of %d: %w", i, cov, d.Err())
+		}
+		fresh.covisit[fresh.shard(id)].m[id] = m
 	}
 	for i := range s.users {
 		s.users[i].mu.Lock()
@@ -123,8 +169,8 @@ func (s *Store) Restore(r io.Reader) error {
 		s.covisit[i].m = fresh.covisit[i].m
 		s.covisit[i].mu.Unlock()
 	}
-	s.lastIngested.Store(h.LastIngested)
-	s.lastEvent.Store(h.LastEvent)
-	s.applied.Store(h.Applied)
+	s.lastIngested.Store(lastIngested)
+	s.lastEvent.Store(lastEvent)
+	s.applied.Store(applied)
 	return nil
 }
