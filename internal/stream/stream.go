@@ -211,6 +211,10 @@ func (p *Processor) Run(ctx context.Context) error {
 	}
 	p.checkReady(start)
 
+	// What is applied from here on is not in a checkpoint yet. Read before
+	// any reader starts: a record applied in between would otherwise look
+	// checkpointed.
+	last := p.applied.Load()
 	readCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, n)
@@ -238,7 +242,6 @@ func (p *Processor) Run(ctx context.Context) error {
 	tick := time.NewTicker(p.opt.CheckpointInterval)
 	defer tick.Stop()
 	var runErr error
-	last := p.applied.Load()
 loop:
 	for {
 		select {
