@@ -79,8 +79,9 @@ type Options struct {
 	// or the limit will sit at Min. 0 means 50ms.
 	TargetLatency time.Duration
 	// Tolerance is how far the window p90 may rise above the baseline
-	// (no-queue) latency before the limit shrinks: 1.5 allows 50%.
-	// 0 means 1.5; it must be at least 1.
+	// (no-queue) latency before the limit shrinks: 1.5 allows 50%; the
+	// threshold is never below TargetLatency/2. 0 means 1.5; it must be at
+	// least 1.
 	Tolerance float64
 	// Window is how often the limit is reconsidered. 0 means 250ms.
 	Window time.Duration
@@ -316,7 +317,10 @@ func (l *Limiter) threshold() time.Duration {
 	if l.baseline == 0 {
 		return l.opt.TargetLatency
 	}
-	return min(l.opt.TargetLatency, time.Duration(float64(l.baseline)*l.opt.Tolerance))
+	// Never below half the target: a baseline from the best moments (a
+	// fast fsync, no GC) times a small tolerance is within ordinary
+	// variance, and the limit would sit at Min without any overload.
+	return min(l.opt.TargetLatency, max(time.Duration(float64(l.baseline)*l.opt.Tolerance), l.opt.TargetLatency/2))
 }
 
 // publish stores the rounded limit and the ceilings derived from it.

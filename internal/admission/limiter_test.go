@@ -127,12 +127,29 @@ func TestBaselineRelearnedAtMin(t *testing.T) {
 	for range 5 {
 		batch(l, c, l.Stats().Limit, 5*time.Millisecond, false)
 	}
-	for range 60 { // now 20ms: 4x the old baseline but under the target
-		batch(l, c, l.Stats().Limit, 20*time.Millisecond, false)
+	for range 60 { // now 40ms: 8x the old baseline, over half the target, under the target
+		batch(l, c, l.Stats().Limit, 40*time.Millisecond, false)
 	}
 	s := l.Stats()
-	if s.Baseline*3/2 < 20*time.Millisecond || s.Limit <= 20 {
-		t.Errorf("baseline %v, limit %d; want baseline*1.5 >= 20ms and the limit growing again", s.Baseline, s.Limit)
+	if s.Baseline*3/2 < 40*time.Millisecond || s.Limit <= 20 {
+		t.Errorf("baseline %v, limit %d; want baseline*1.5 >= 40ms and the limit growing again", s.Baseline, s.Limit)
+	}
+}
+
+// Latency under half the target never shrinks the limit, however far
+// above the best-ever baseline: that is ordinary variance, not queueing.
+func TestHalfTargetFloor(t *testing.T) {
+	c := newClock()
+	l := mustNew(t, Options{Initial: 20, Now: c.Now})
+	for range 5 {
+		batch(l, c, l.Stats().Limit, 2*time.Millisecond, false)
+	}
+	before := l.Stats().Limit
+	for range 20 {
+		batch(l, c, l.Stats().Limit, 20*time.Millisecond, false) // 10x the baseline, under 25ms
+	}
+	if after := l.Stats().Limit; after < before {
+		t.Errorf("limit %d -> %d at 20ms with a 50ms target", before, after)
 	}
 }
 
