@@ -23,6 +23,8 @@ func (a *App) admit() func(route string, h http.Handler) http.Handler {
 		route := route
 		l, err := admission.New(admission.Options{
 			TargetLatency: secondsToDuration(target),
+			Max:           a.Config.Limits.AdmissionMax,
+			Initial:       min(20, a.Config.Limits.AdmissionMax),
 			Hooks: admission.Hooks{
 				OnShed:  func(p admission.Priority) { a.Metrics.Shed.WithLabelValues(route, p.String()).Inc() },
 				OnLimit: func(n int) { a.Metrics.AdmissionLimit.WithLabelValues(route).Set(float64(n)) },

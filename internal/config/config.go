@@ -128,6 +128,7 @@ type Limits struct {
 	Admission        bool     `yaml:"admission" help:"shed load beyond an adaptive concurrency limit"`
 	RecommendLatency Duration `yaml:"recommend_latency" help:"latency above which the recommend limit shrinks"`
 	IngestLatency    Duration `yaml:"ingest_latency" help:"latency above which the ingest limit shrinks"`
+	AdmissionMax     int      `yaml:"admission_max" help:"largest concurrency limit"`
 }
 
 // Default returns the embedded defaults.
@@ -146,7 +147,7 @@ func Default() Config {
 		Recommend: Recommend{MaxPerCategory: 3, PromotedBoost: 1.1, MaxResults: 100, Timeout: Duration(50 * time.Millisecond),
 			PrecomputeSchedule: "0 3 * * *"},
 		Limits: Limits{MaxBodyBytes: 16 << 20, MaxBatch: 10000, Admission: true,
-			RecommendLatency: Duration(50 * time.Millisecond), IngestLatency: Duration(500 * time.Millisecond)},
+			RecommendLatency: Duration(50 * time.Millisecond), IngestLatency: Duration(500 * time.Millisecond), AdmissionMax: 500},
 		Train: Train{Objective: "binary:logistic", AttributionWindow: Duration(time.Hour), SimilarItems: true},
 	}
 }
@@ -228,6 +229,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.Admission && (c.Limits.RecommendLatency <= 0 || c.Limits.IngestLatency <= 0) {
 		bad("limits.recommend_latency", "and limits.ingest_latency must be positive with admission on")
+	}
+	if c.Limits.Admission && (c.Limits.AdmissionMax < 4 || c.Limits.AdmissionMax > 100000) {
+		bad("limits.admission_max", "%d is not between 4 and 100000", c.Limits.AdmissionMax)
 	}
 	if c.Limits.MaxBatch < 1 {
 		bad("limits.max_batch", "must be at least 1")
