@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"slices"
+	"sync"
 
 	"github.com/recohq/reco/internal/event"
 
@@ -17,8 +18,25 @@ const stateCodecVersion = 2
 
 var errState = errors.New("feature: corrupt state encoding")
 
-// AppendUser appends u's encoding to b.
+// userScratch is AppendUser's reusable memory: a checkpoint encodes every
+// user, and fresh maps and slices per user were most of its cost.
+type userScratch struct {
+	cats, bought, table []string
+	index               map[string]int
+}
+
+var scratchPool = sync.Pool{New: func() any { return &userScratch{index: map[string]int{}} }}
+
+// AppendUser appends u's encoding to b. Safe for concurrent use.
 func AppendUser(b []byte, u *User) []byte {
+	sc := scratchPool.Get().(*userScratch)
+	defer func() {
+		clear(sc.index)
+		clear(sc.cats)
+		clear(sc.bought)
+		clear(sc.table)
+		scratchPool.Put(sc)
+	}()
 	b = append(b, stateCodecVersion)
 	b = wire.AppendString(b, u.ID)
 	for _, n := range []int64{u.Total, u.Views, u.Clicks, u.Carts, u.Removes, u.Purchases, u.Reviews, u.Impressions, u.PriceN} {
@@ -28,7 +46,7 @@ func AppendUser(b []byte, u *User) []byte {
 	b = binary.AppendVarint(b, u.First)
 	b = binary.AppendVarint(b, u.Last-u.First)
 	b = wire.AppendString(b, u.Session)
-	cats := make([]string, 0, len(u.Cats))
+	cats := sc.cats[:0]
 	for c := range u.Cats {
 		cats = append(cats, c)
 	}
@@ -43,13 +61,15 @@ func AppendUser(b []byte, u *User) []byte {
 	}
 	// Product ids repeat (a view, a click and a purchase of one item): a
 	// table of distinct ids, referenced by index, keeps the value small.
-	bought := make([]string, 0, len(u.Bought))
+	sc.cats = cats
+	bought := sc.bought[:0]
 	for p := range u.Bought {
 		bought = append(bought, p)
 	}
 	slices.Sort(bought)
-	var table []string
-	index := make(map[string]int, len(u.Recent)+len(bought))
+	sc.bought = bought
+	table := sc.table[:0]
+	index := sc.index
 	ref := func(s string) int {
 		i, ok := index[s]
 		if !ok {
@@ -65,6 +85,7 @@ func AppendUser(b []byte, u *User) []byte {
 	for _, p := range bought {
 		ref(p)
 	}
+	sc.table = table
 	b = binary.AppendUvarint(b, uint64(len(table)))
 	for _, s := range table {
 		b = wire.AppendString(b, s)

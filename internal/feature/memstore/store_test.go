@@ -516,8 +516,15 @@ func TestConcurrentReaders(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	}()
-	for _, r := range recs {
+	for i, r := range recs {
 		s.Apply(r)
+		if i == len(recs)/2 {
+			// Make sure the readers overlap the writes: wait (bounded) for
+			// a few reads before applying the second half.
+			for deadline := time.Now().Add(5 * time.Second); reads.Load() < 10 && time.Now().Before(deadline); {
+				time.Sleep(time.Millisecond)
+			}
+		}
 	}
 	done.Store(true)
 	wg.Wait()
