@@ -25,6 +25,19 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
+# A cluster node also listens on its port + 10000 (the cluster bus), so its
+# port must be at most 55535, and the bus port must be free too.
+cluster_port() {
+  local p
+  while :; do
+    p=$(free_port)
+    if [ "$p" -le 55000 ] && python3 -c 'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1]))); s.close()' $((p + 10000)) 2>/dev/null; then
+      echo "$p"
+      return
+    fi
+  done
+}
+
 dir="$(mktemp -d /tmp/reco-redis.XXXXXX)"
 start() { # start NAME PORT [extra args...]
   local name=$1 port=$2
@@ -45,8 +58,8 @@ single=$(free_port)
 start single "$single"
 ports=()
 for i in 1 2 3; do
-  p=$(free_port)
-  while [ "$p" = "$single" ] || [[ " ${ports[*]-} " == *" $p "* ]]; do p=$(free_port); done
+  p=$(cluster_port)
+  while [ "$p" = "$single" ] || [[ " ${ports[*]-} " == *" $p "* ]]; do p=$(cluster_port); done
   ports+=("$p")
   start "node$i" "$p" --cluster-enabled yes --cluster-config-file "$dir/node$i/nodes.conf" --cluster-node-timeout 2000
 done
