@@ -13,15 +13,15 @@ import (
 type Kind uint8
 
 const (
-	Other       Kind = iota // an unexpected failure: 500
-	Invalid                 // bad input: 400 (or 413 for too large)
-	NotFound                // unknown user, product, model or experiment: 404
-	Unavailable             // a dependency is down or out of capacity: degrade if you can, else 503
-	TooLarge                // a body or batch over its limit: 413
-	NoSpace                 // the data disk is full: 507
-	Conflict                // the request conflicts with current state: 409
-	Unauthenticated         // no credentials: 401
-	Forbidden               // credentials that may not do this: 403
+	Other           Kind = iota // an unexpected failure: 500
+	Invalid                     // bad input: 400 (or 413 for too large)
+	NotFound                    // unknown user, product, model or experiment: 404
+	Unavailable                 // a dependency is down or out of capacity: degrade if you can, else 503
+	TooLarge                    // a body or batch over its limit: 413
+	NoSpace                     // the data disk is full: 507
+	Conflict                    // the request conflicts with current state: 409
+	Unauthenticated             // no credentials: 401
+	Forbidden                   // credentials that may not do this: 403
 )
 
 func (k Kind) String() string {

@@ -49,7 +49,7 @@ func (e *Engine) Snapshot(w io.Writer) error {
 		e.catalog[i].mu.Unlock()
 	}
 	b = binary.AppendUvarint(b, uint64(cat))
-	if err := writeRecord(bw, b); err != nil {
+	if err := wire.WriteRecord(bw, b); err != nil {
 		return fmt.Errorf("snapshot feature views header: %w", err)
 	}
 	for _, v := range e.views {
@@ -58,7 +58,7 @@ func (e *Engine) Snapshot(w io.Writer) error {
 			sh.mu.RLock()
 			for k, ent := range sh.m {
 				b = appendEntity(b[:0], k, ent)
-				if err := writeRecord(bw, b); err != nil {
+				if err := wire.WriteRecord(bw, b); err != nil {
 					sh.mu.RUnlock()
 					return fmt.Errorf("snapshot feature view %s entity %q: %w", v.v.Name, k, err)
 				}
@@ -73,7 +73,7 @@ func (e *Engine) Snapshot(w io.Writer) error {
 			b = wire.AppendString(b[:0], id)
 			b = wire.AppendString(b, c.Category)
 			b = wire.AppendFloat64(b, c.Price)
-			if err := writeRecord(bw, b); err != nil {
+			if err := wire.WriteRecord(bw, b); err != nil {
 				sh.mu.Unlock()
 				return fmt.Errorf("snapshot feature view catalog %q: %w", id, err)
 			}
@@ -143,38 +143,13 @@ func readEntity(d *wire.Reader) (string, *entity) {
 	return key, ent
 }
 
-func writeRecord(w *bufio.Writer, b []byte) error {
-	var n [binary.MaxVarintLen64]byte
-	if _, err := w.Write(n[:binary.PutUvarint(n[:], uint64(len(b)))]); err != nil {
-		return err
-	}
-	_, err := w.Write(b)
-	return err
-}
-
-func readRecord(r *bufio.Reader, buf []byte) ([]byte, error) {
-	n, err := binary.ReadUvarint(r)
-	if err != nil {
-		return nil, err
-	}
-	if n > 1<<30 {
-		return nil, fmt.Errorf("record of %d bytes", n)
-	}
-	if uint64(cap(buf)) < n {
-		buf = make([]byte, n)
-	}
-	buf = buf[:n]
-	_, err = io.ReadFull(r, buf)
-	return buf, err
-}
-
 // Restore replaces the state with a snapshot written by Snapshot from the
 // same definitions. A snapshot of another format version or other
 // definitions (DefinitionHash) is an error and leaves the state as it was:
 // the caller replays the log. It must not run concurrently with Apply.
 func (e *Engine) Restore(r io.Reader) error {
 	br := bufio.NewReaderSize(r, 1<<20)
-	hb, err := readRecord(br, nil)
+	hb, err := wire.ReadRecord(br, nil)
 	if err != nil {
 		return fmt.Errorf("restore feature views header: %w", err)
 	}
@@ -215,7 +190,7 @@ func (e *Engine) Restore(r io.Reader) error {
 			fresh[vi][i] = map[string]*entity{}
 		}
 		for n := 0; n < sv.entities; n++ {
-			if buf, err = readRecord(br, buf); err != nil {
+			if buf, err = wire.ReadRecord(br, buf); err != nil {
 				return fmt.Errorf("restore feature view %s entity %d of %d: %w", v.v.Name, n, sv.entities, err)
 			}
 			d := wire.NewReader(buf)
@@ -234,7 +209,7 @@ func (e *Engine) Restore(r io.Reader) error {
 		cat[i] = map[string]catEntry{}
 	}
 	for n := uint64(0); n < catalog; n++ {
-		if buf, err = readRecord(br, buf); err != nil {
+		if buf, err = wire.ReadRecord(br, buf); err != nil {
 			return fmt.Errorf("restore feature view catalog %d of %d: %w", n, catalog, err)
 		}
 		d := wire.NewReader(buf)

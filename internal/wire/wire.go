@@ -8,6 +8,8 @@ package wire
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"io"
 	"math"
 )
 
@@ -135,4 +137,36 @@ func (r *Reader) String() string {
 	s := string(r.b[:n])
 	r.b = r.b[n:]
 	return s
+}
+
+// WriteRecord writes b prefixed with its length (a uvarint): the framing
+// of snapshot files.
+func WriteRecord(w io.Writer, b []byte) error {
+	var n [binary.MaxVarintLen64]byte
+	if _, err := w.Write(n[:binary.PutUvarint(n[:], uint64(len(b)))]); err != nil {
+		return err
+	}
+	_, err := w.Write(b)
+	return err
+}
+
+// ReadRecord reads one record written by WriteRecord into buf (grown if
+// needed) and returns it. Records over 1 GiB are refused as corrupt.
+func ReadRecord(r interface {
+	io.Reader
+	io.ByteReader
+}, buf []byte) ([]byte, error) {
+	n, err := binary.ReadUvarint(r)
+	if err != nil {
+		return nil, err
+	}
+	if n > 1<<30 {
+		return nil, fmt.Errorf("wire: record of %d bytes", n)
+	}
+	if uint64(cap(buf)) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	_, err = io.ReadFull(r, buf)
+	return buf, err
 }

@@ -29,7 +29,7 @@ func (s *Store) Snapshot(w io.Writer) error {
 	for _, n := range []int64{int64(st.Users), int64(st.Products), int64(st.CoVisitItems), st.LastIngested, st.LastEventTime, st.Applied} {
 		buf = binary.AppendVarint(buf, n)
 	}
-	if err := writeRecord(bw, buf); err != nil {
+	if err := wire.WriteRecord(bw, buf); err != nil {
 		return fmt.Errorf("snapshot header: %w", err)
 	}
 	for i := range s.users {
@@ -37,7 +37,7 @@ func (s *Store) Snapshot(w io.Writer) error {
 		sh.mu.RLock()
 		for _, u := range sh.m {
 			buf = feature.AppendUser(buf[:0], u)
-			if err := writeRecord(bw, buf); err != nil {
+			if err := wire.WriteRecord(bw, buf); err != nil {
 				sh.mu.RUnlock()
 				return fmt.Errorf("snapshot user %s: %w", u.ID, err)
 			}
@@ -49,7 +49,7 @@ func (s *Store) Snapshot(w io.Writer) error {
 		sh.mu.RLock()
 		for _, p := range sh.m {
 			buf = feature.AppendProduct(buf[:0], p)
-			if err := writeRecord(bw, buf); err != nil {
+			if err := wire.WriteRecord(bw, buf); err != nil {
 				sh.mu.RUnlock()
 				return fmt.Errorf("snapshot product %s: %w", p.ID, err)
 			}
@@ -66,7 +66,7 @@ func (s *Store) Snapshot(w io.Writer) error {
 				buf = wire.AppendString(buf, k)
 				buf = wire.AppendFloat32(buf, v)
 			}
-			if err := writeRecord(bw, buf); err != nil {
+			if err := wire.WriteRecord(bw, buf); err != nil {
 				sh.mu.RUnlock()
 				return fmt.Errorf("snapshot co-visitation %s: %w", id, err)
 			}
@@ -76,36 +76,11 @@ func (s *Store) Snapshot(w io.Writer) error {
 	return bw.Flush()
 }
 
-func writeRecord(w *bufio.Writer, b []byte) error {
-	var n [binary.MaxVarintLen64]byte
-	if _, err := w.Write(n[:binary.PutUvarint(n[:], uint64(len(b)))]); err != nil {
-		return err
-	}
-	_, err := w.Write(b)
-	return err
-}
-
-func readRecord(r *bufio.Reader, buf []byte) ([]byte, error) {
-	n, err := binary.ReadUvarint(r)
-	if err != nil {
-		return nil, err
-	}
-	if n > 1<<30 {
-		return nil, fmt.Errorf("record of %d bytes", n)
-	}
-	if uint64(cap(buf)) < n {
-		buf = make([]byte, n)
-	}
-	buf = buf[:n]
-	_, err = io.ReadFull(r, buf)
-	return buf, err
-}
-
 // Restore replaces the state with a snapshot written by Snapshot. It must
 // not run concurrently with Apply.
 func (s *Store) Restore(r io.Reader) error {
 	br := bufio.NewReaderSize(r, 1<<20)
-	hb, err := readRecord(br, nil)
+	hb, err := wire.ReadRecord(br, nil)
 	if err != nil {
 		return fmt.Errorf("restore header: %w", err)
 	}
@@ -122,7 +97,7 @@ func (s *Store) Restore(r io.Reader) error {
 	fresh.seed = s.seed
 	var buf []byte
 	for i := int64(0); i < users; i++ {
-		if buf, err = readRecord(br, buf); err != nil {
+		if buf, err = wire.ReadRecord(br, buf); err != nil {
 			return fmt.Errorf("restore user %d of %d: %w", i, users, err)
 		}
 		u, err := feature.DecodeUser(buf)
@@ -132,7 +107,7 @@ func (s *Store) Restore(r io.Reader) error {
 		fresh.users[fresh.shard(u.ID)].m[u.ID] = u
 	}
 	for i := int64(0); i < products; i++ {
-		if buf, err = readRecord(br, buf); err != nil {
+		if buf, err = wire.ReadRecord(br, buf); err != nil {
 			return fmt.Errorf("restore product %d of %d: %w", i, products, err)
 		}
 		p, err := feature.DecodeProduct(buf)
@@ -142,7 +117,7 @@ func (s *Store) Restore(r io.Reader) error {
 		fresh.products[fresh.shard(p.ID)].m[p.ID] = p
 	}
 	for i := int64(0); i < cov; i++ {
-		if buf, err = readRecord(br, buf); err != nil {
+		if buf, err = wire.ReadRecord(br, buf); err != nil {
 			return fmt.Errorf("restore co-visitation %d of %d: %w", i, cov, err)
 		}
 		d := wire.NewReader(buf)
