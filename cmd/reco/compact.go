@@ -97,7 +97,7 @@ func cmdMaterialize(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return fmt.Errorf("materialize: open offline store: %w", err)
 	}
-	a, err := openData(cfg, stderr)
+	a, err := openEmbedded("materialize", cfg, stderr)
 	if err != nil {
 		return err
 	}

@@ -45,7 +45,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	fmt.Fprintf(stdout, "reco demo: server on %s, data in %s\n", base, cfg.DataDir)
 	fmt.Fprintf(stdout, "  while it runs, try: curl -s %s/v1/products/p00001/features ; curl -s %s/metrics | grep reco_\n", base, base)
-	if err := waitReady(ctx, a.Proc.Ready); err != nil {
+	if err := waitReady(ctx, a.Ready); err != nil {
 		return err
 	}
 	expID := ""

@@ -89,7 +89,7 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("data_dir: %w", err)
 	}
-	a, err := openData(cfg, stderr)
+	a, err := openEmbedded("import", cfg, stderr)
 	if err != nil {
 		return err
 	}
@@ -101,7 +101,7 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	shutdown := func() error {
 		stopProc()
 		perr := <-procDone
-		if cerr := a.Log.Close(); cerr != nil && perr == nil {
+		if cerr := a.Close(); cerr != nil && perr == nil {
 			perr = fmt.Errorf("close log: %w", cerr)
 		}
 		return perr

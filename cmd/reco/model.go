@@ -53,7 +53,7 @@ func cmdRegistry(ctx context.Context, sub string, args []string, stdout, stderr 
 	if err != nil {
 		return err
 	}
-	defer a.Log.Close()
+	defer a.Close()
 	reg := a.Models.Registry()
 	switch sub {
 	case "list":

@@ -23,11 +23,11 @@ func cmdPrecompute(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if *n < 1 || *n > cfg.Recommend.MaxResults {
 		return fmt.Errorf("precompute: --n %d is not between 1 and %d", *n, cfg.Recommend.MaxResults)
 	}
-	a, err := openData(cfg, stderr)
+	a, err := openEmbedded("precompute", cfg, stderr)
 	if err != nil {
 		return err
 	}
-	defer a.Log.Close()
+	defer a.Close()
 	// Bring the state up to date with the log first.
 	pctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)

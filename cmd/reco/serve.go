@@ -42,7 +42,7 @@ func startApp(cfg config.Config, logger *slog.Logger) (*app.App, net.Listener, e
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		a.Log.Close()
+		a.Close()
 		return nil, nil, fmt.Errorf("listen on %s (addr): %w", cfg.Addr, err)
 	}
 	return a, ln, nil

@@ -27,6 +27,15 @@ func openData(cfg config.Config, stderr io.Writer) (*app.App, error) {
 	return a, nil
 }
 
+// openEmbedded is openData for commands that read or rebuild the embedded
+// log's state on this machine.
+func openEmbedded(cmd string, cfg config.Config, stderr io.Writer) (*app.App, error) {
+	if cfg.EventLog.Type != "embedded" {
+		return nil, fmt.Errorf("%s works on the embedded event log (event_log.type embedded); with Kafka the stream workers of reco serve keep the state", cmd)
+	}
+	return openData(cfg, stderr)
+}
+
 func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("train", stderr)
 	promote := fs.Bool("promote", false, "serve the new version if its evaluation is not worse than the current one's")
@@ -39,7 +48,7 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	defer a.Log.Close()
+	defer a.Close()
 	if *export != "" {
 		if err := os.MkdirAll(*export, 0o755); err != nil {
 			return fmt.Errorf("train --export: %w", err)

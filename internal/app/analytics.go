@@ -31,12 +31,12 @@ func (a *App) feedClickHouse(ctx context.Context, sink *clickhouse.Sink, maxBuff
 		}
 	}
 	done := make(chan struct{})
-	n := a.Log.Partitions()
+	n := a.bus.Partitions()
 	for p := 0; p < n; p++ {
 		go func(p int) {
 			defer func() { done <- struct{}{} }()
-			from := max(resume[p], a.Log.StartOffset(p))
-			r, err := a.Log.NewReader(p, from)
+			from := max(resume[p], a.bus.StartOffset(p))
+			r, err := a.bus.NewReader(p, from)
 			if err != nil {
 				a.Logger.Error("clickhouse export", "partition", p, "err", err)
 				return

@@ -6,6 +6,8 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -14,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +27,7 @@ import (
 	"github.com/recohq/reco/internal/analytics/clickhouse"
 	"github.com/recohq/reco/internal/config"
 	"github.com/recohq/reco/internal/event"
+	"github.com/recohq/reco/internal/event/kafkalog"
 	"github.com/recohq/reco/internal/event/seglog"
 	"github.com/recohq/reco/internal/experiment"
 	"github.com/recohq/reco/internal/feature"
@@ -43,7 +47,7 @@ import (
 // App is one running reco process.
 type App struct {
 	Config  config.Config
-	Log     *seglog.Log
+	Log     *seglog.Log // nil when the event log is Kafka
 	Store   *memstore.Store
 	Proc    *stream.Processor
 	Rec     *recommend.Service
@@ -62,6 +66,10 @@ type App struct {
 	Views       *featureview.Engine
 	viewDefs    []featureview.View
 	onDemand    []featureview.OnDemand
+
+	KafkaLog *kafkalog.Log // nil unless event_log.type is kafka
+	bus      bus           // the event log, whichever it is
+	kafka    *kafkaWorkers // the stream side in Kafka mode (nil: a.Proc)
 
 	// online is what serving reads: the embedded store, or Redis.
 	online onlineReader
@@ -88,94 +96,69 @@ func Open(cfg config.Config, o Options) (*App, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if cfg.EventLog.Type != "embedded" {
-		return nil, fmt.Errorf("event_log.type %q is not available in this build yet", cfg.EventLog.Type)
-	}
 	m := metrics.New()
 	a := &App{Config: cfg, Metrics: m, Logger: o.Logger, now: o.Now, imps: make(chan *event.Impression, 8192)}
-	log, err := seglog.Open(seglog.Options{
-		Dir:           filepath.Join(cfg.DataDir, "log"),
-		Partitions:    cfg.EventLog.Partitions,
-		SegmentBytes:  cfg.EventLog.SegmentBytes,
-		Fsync:         cfg.EventLog.Fsync,
-		FsyncInterval: cfg.EventLog.FsyncInterval.D(),
-		Retention:     cfg.EventLog.Retention.D(),
-		Hooks: seglog.Hooks{
-			OnAppend:   func(_, _ int, took time.Duration) { m.LogAppend.Observe(took.Seconds()) },
-			OnFsync:    func(took time.Duration) { m.LogFsync.Observe(took.Seconds()) },
-			OnTruncate: func(p int, n int64) { m.LogTruncated.Add(float64(n)) },
-		},
-	})
+	var err error
+	if cfg.EventLog.Type == "kafka" {
+		err = a.openKafka()
+	} else {
+		err = a.openEmbedded()
+	}
 	if err != nil {
-		return nil, fmt.Errorf("open event log: %w", err)
+		return nil, err
 	}
-	for _, t := range log.Recovered() {
-		o.Logger.Warn("truncated a torn log tail after a crash", "detail", fmt.Sprintf("%+v", t))
-	}
-	a.Log = log
+	closeBus := func() { a.bus.Close() }
 	a.features = featureOptions(cfg.Features)
 	if a.viewDefs, a.onDemand, err = cfg.FeatureViews.ResolveFor(a.features, os.ReadFile); err != nil {
-		log.Close()
+		closeBus()
 		return nil, fmt.Errorf("feature_views: %w", err)
 	}
 	if _, err := featureview.New(a.viewDefs, a.onDemand, featureview.Options{}); err != nil {
-		log.Close()
+		closeBus()
 		return nil, fmt.Errorf("feature_views: %w", err)
 	}
 	octx, ocancel := context.WithTimeout(context.Background(), 10*time.Second)
 	a.Offline, err = offlinecfg.Open(octx, cfg.OfflineStore, cfg.DataDir)
 	ocancel()
 	if err != nil {
-		log.Close()
+		closeBus()
 		return nil, fmt.Errorf("offline_store: %w", err)
 	}
-	procOpts := stream.Options{
-		Dir:                filepath.Join(cfg.DataDir, "state"),
-		CheckpointInterval: cfg.OnlineStore.CheckpointInterval.D(),
-		Hooks: stream.Hooks{
-			OnApplied:   func(n int) { m.StreamApplied.Add(float64(n)) },
-			OnFreshness: func(d time.Duration) { m.StreamDelay.Observe(d.Seconds()) },
-			OnCheckpoint: func(took time.Duration, _ int64, err error) {
-				if err != nil {
-					m.Checkpoints.WithLabelValues("error").Inc()
-					o.Logger.Error("checkpoint", "err", err)
-					return
-				}
-				m.Checkpoints.WithLabelValues("ok").Inc()
-				m.CheckpointDur.Observe(took.Seconds())
-				a.Windows.Committed() // its rows up to this checkpoint may now be written
-			},
-			OnBadRecord: func(p int, off int64, err error) {
-				m.BadRecords.Inc()
-				o.Logger.Error("skipped an undecodable log record", "partition", p, "offset", off, "err", err)
-			},
-		},
-	}
-	a.Proc = stream.New(logSource{log}, a.newState(), procOpts)
-	if err := a.Proc.Recover(); err != nil {
-		// A bad or outdated checkpoint is not fatal: the log is the source
-		// of truth, as long as it still holds everything from offset 0.
-		o.Logger.Warn("ignoring checkpoint, replaying the log from the start", "err", err)
-		for p := 0; p < log.Partitions(); p++ {
-			if log.StartOffset(p) > 0 {
-				log.Close()
-				return nil, fmt.Errorf("checkpoint unusable and the log no longer starts at 0 (partition %d): %w", p, err)
-			}
-		}
+	if a.Log != nil {
+		log := a.Log
+		procOpts := a.procOptions(filepath.Join(cfg.DataDir, "state"), func() { a.Windows.Committed() })
 		a.Proc = stream.New(logSource{log}, a.newState(), procOpts)
+		if err := a.Proc.Recover(); err != nil {
+			// A bad or outdated checkpoint is not fatal: the log is the source
+			// of truth, as long as it still holds everything from offset 0.
+			o.Logger.Warn("ignoring checkpoint, replaying the log from the start", "err", err)
+			for p := 0; p < log.Partitions(); p++ {
+				if log.StartOffset(p) > 0 {
+					log.Close()
+					return nil, fmt.Errorf("checkpoint unusable and the log no longer starts at 0 (partition %d): %w", p, err)
+				}
+			}
+			a.Proc = stream.New(logSource{log}, a.newState(), procOpts)
+		}
+	} else {
+		// Kafka: the partitions' processors start as the group assigns
+		// them; what the API reads process-wide starts empty.
+		a.newState()
+		a.kafka = &kafkaWorkers{a: a, log: a.KafkaLog}
 	}
 	if a.Models, err = newModelManager(a); err != nil {
-		log.Close()
+		closeBus()
 		return nil, err
 	}
 	if err := a.openExperiments(); err != nil {
-		log.Close()
+		closeBus()
 		return nil, err
 	}
 	a.online = a.Store
 	if cfg.OnlineStore.Type == "redis" {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		a.Redis, err = redisstore.Open(ctx, redisstore.Options{Addresses: cfg.OnlineStore.Addresses, Prefix: cfg.OnlineStore.Prefix, Now: o.Now,
+			Partitioned: a.kafka != nil, Features: a.features,
 			OnBreaker: func(open bool) {
 				v := 0.0
 				if open {
@@ -185,7 +168,7 @@ func Open(cfg config.Config, o Options) (*App, error) {
 			}})
 		cancel()
 		if err != nil {
-			log.Close()
+			closeBus()
 			return nil, fmt.Errorf("online_store: %w", err)
 		}
 		a.online = a.Redis
@@ -194,7 +177,7 @@ func Open(cfg config.Config, o Options) (*App, error) {
 		a.ClickHouse, err = clickhouse.New(clickhouse.Options{URL: cfg.Analytics.URL, Database: cfg.Analytics.Database,
 			Hooks: clickhouse.Hooks{OnDropped: func(n int) { m.AnalyticsDropped.Add(float64(n)) }}})
 		if err != nil {
-			log.Close()
+			closeBus()
 			return nil, fmt.Errorf("analytics: %w", err)
 		}
 	}
@@ -219,7 +202,7 @@ func Open(cfg config.Config, o Options) (*App, error) {
 		MaxBatch:     cfg.Limits.MaxBatch,
 		MaxResults:   cfg.Recommend.MaxResults,
 		Timeout:      cfg.Recommend.Timeout.D(),
-		Ready:        a.Proc.Ready,
+		Ready:        a.Ready,
 		Models:       modelAdmin{a.Models},
 		Experiments:  experimentAdmin{a},
 		Analytics:    analytics.NewHandler(a.Analytics),
@@ -245,6 +228,113 @@ func Open(cfg config.Config, o Options) (*App, error) {
 	a.loadPrecomputed()
 	return a, nil
 }
+
+// openEmbedded opens the segment log under data_dir.
+func (a *App) openEmbedded() error {
+	cfg, m := a.Config, a.Metrics
+	log, err := seglog.Open(seglog.Options{
+		Dir:           filepath.Join(cfg.DataDir, "log"),
+		Partitions:    cfg.EventLog.Partitions,
+		SegmentBytes:  cfg.EventLog.SegmentBytes,
+		Fsync:         cfg.EventLog.Fsync,
+		FsyncInterval: cfg.EventLog.FsyncInterval.D(),
+		Retention:     cfg.EventLog.Retention.D(),
+		Hooks: seglog.Hooks{
+			OnAppend:   func(_, _ int, took time.Duration) { m.LogAppend.Observe(took.Seconds()) },
+			OnFsync:    func(took time.Duration) { m.LogFsync.Observe(took.Seconds()) },
+			OnTruncate: func(p int, n int64) { m.LogTruncated.Add(float64(n)) },
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("open event log: %w", err)
+	}
+	for _, t := range log.Recovered() {
+		a.Logger.Warn("truncated a torn log tail after a crash", "detail", fmt.Sprintf("%+v", t))
+	}
+	a.Log, a.bus = log, segBus{log}
+	return nil
+}
+
+// openKafka connects to the Kafka topic (creating it if missing).
+func (a *App) openKafka() error {
+	c, m := a.Config.EventLog, a.Metrics
+	o := kafkalog.Options{
+		Brokers: c.Brokers, Topic: c.Topic, Partitions: c.Partitions, Group: c.Group,
+		SASLMechanism: c.SASLMechanism, SASLUser: c.SASLUser, SASLPassword: c.SASLPassword,
+		SessionTimeout: c.SessionTimeout.D(),
+		Hooks: kafkalog.Hooks{
+			OnBadRecord: func(p int32, off int64, err error) {
+				m.BadRecords.Inc()
+				a.Logger.Error("skipped a Kafka record that is not an event", "partition", p, "offset", off, "err", err)
+			},
+		},
+	}
+	if c.TLS {
+		tc, err := tlsConfig(c.TLSCAFile)
+		if err != nil {
+			return fmt.Errorf("event_log.tls_ca_file: %w", err)
+		}
+		o.TLS = tc
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	l, err := kafkalog.Open(ctx, o)
+	if err != nil {
+		return fmt.Errorf("event_log (kafka %s): %w", strings.Join(c.Brokers, ","), err)
+	}
+	a.KafkaLog, a.bus = l, kafkaBus{l}
+	return nil
+}
+
+// tlsConfig trusts the CAs in caFile, or the system's when it is "".
+func tlsConfig(caFile string) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile == "" {
+		return tc, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", caFile)
+	}
+	tc.RootCAs = pool
+	return tc, nil
+}
+
+// procOptions are a stream processor's options: checkpoints in dir, and
+// metrics. committed runs after each durable checkpoint.
+func (a *App) procOptions(dir string, committed func()) stream.Options {
+	m := a.Metrics
+	return stream.Options{
+		Dir:                dir,
+		CheckpointInterval: a.Config.OnlineStore.CheckpointInterval.D(),
+		Hooks: stream.Hooks{
+			OnApplied:   func(n int) { m.StreamApplied.Add(float64(n)) },
+			OnFreshness: func(d time.Duration) { m.StreamDelay.Observe(d.Seconds()) },
+			OnCheckpoint: func(took time.Duration, _ int64, err error) {
+				if err != nil {
+					m.Checkpoints.WithLabelValues("error").Inc()
+					a.Logger.Error("checkpoint", "err", err)
+					return
+				}
+				m.Checkpoints.WithLabelValues("ok").Inc()
+				m.CheckpointDur.Observe(took.Seconds())
+				committed() // e.g. window rows up to this checkpoint may now be written
+			},
+			OnBadRecord: func(p int, off int64, err error) {
+				m.BadRecords.Inc()
+				a.Logger.Error("skipped an undecodable log record", "partition", p, "offset", off, "err", err)
+			},
+		},
+	}
+}
+
+// Close releases what Open took, for commands that open an App without
+// running it.
+func (a *App) Close() error { return a.bus.Close() }
 
 // onlineReader is the read side of an online store.
 type onlineReader interface {
@@ -307,13 +397,13 @@ func (a *App) registerGauges() {
 	m := a.Metrics
 	m.GaugeVecFunc("reco_stream_lag_records", "Records in the log not yet applied, per partition.", "partition", func() map[string]float64 {
 		out := map[string]float64{}
-		for p, l := range a.Proc.Lag() {
+		for p, l := range a.lag() {
 			out[fmt.Sprint(p)] = float64(l)
 		}
 		return out
 	})
 	m.GaugeFunc("reco_feature_freshness_seconds", "Age of the newest event applied to the online features (since it was acknowledged); 0 when no event is waiting.", func() float64 {
-		for _, l := range a.Proc.Lag() {
+		for _, l := range a.lag() {
 			if l > 0 {
 				st := a.Store.Stats()
 				if st.LastIngested > 0 {
@@ -333,13 +423,51 @@ func (a *App) registerGauges() {
 		return out
 	})
 	m.GaugeFunc("reco_ready", "1 once the log has been replayed.", func() float64 {
-		if a.Proc.Ready() {
+		if a.Ready() {
 			return 1
 		}
 		return 0
 	})
+	if a.kafka != nil {
+		m.GaugeFunc("reco_stream_partitions_owned", "Partitions of the Kafka topic this process's stream workers run.", func() float64 {
+			if a.Config.Role == "api" {
+				return 0
+			}
+			return float64(a.kafka.owned())
+		})
+	}
 	m.GaugeFunc("reco_users", "Users in the online store.", func() float64 { return float64(a.Store.Stats().Users) })
 	m.GaugeFunc("reco_products", "Products in the online store.", func() float64 { return float64(a.Store.Stats().Products) })
+}
+
+// Ready reports whether the stream has applied the log as it stood when
+// it started (in Kafka mode: every partition this process runs; an API
+// replica is always ready).
+func (a *App) Ready() bool {
+	switch {
+	case a.Proc != nil:
+		return a.Proc.Ready()
+	case a.Config.Role == "api":
+		return true
+	default:
+		return a.kafka.ready()
+	}
+}
+
+// lag returns the records not yet applied per partition this process
+// applies.
+func (a *App) lag() map[int]int64 {
+	if a.Proc == nil {
+		if a.Config.Role == "api" {
+			return nil
+		}
+		return a.kafka.lag()
+	}
+	out := map[int]int64{}
+	for p, l := range a.Proc.Lag() {
+		out[p] = l
+	}
+	return out
 }
 
 // partitionOf maps a key to a log partition.
@@ -352,18 +480,18 @@ func partitionOf(key string, n int) int {
 // IngestEvents appends events to the log, durably, partitioned by user.
 func (a *App) IngestEvents(ctx context.Context, evs []event.Event) error {
 	now := a.now().UnixMilli()
-	n := a.Log.Partitions()
-	recs := make([]seglog.Record, len(evs))
+	n := a.bus.Partitions()
+	recs := make([]busRecord, len(evs))
 	buf := make([]byte, 0, 96*len(evs))
 	for i := range evs {
 		evs[i].Ingested = now
 		start := len(buf)
 		buf = event.AppendEvent(buf, &evs[i])
-		recs[i] = seglog.Record{Partition: partitionOf(evs[i].UserID, n), Data: buf[start:len(buf):len(buf)]}
+		recs[i] = busRecord{Partition: partitionOf(evs[i].UserID, n), Key: evs[i].UserID, Data: buf[start:len(buf):len(buf)]}
 	}
 	// buf may have moved while growing: re-slice every record from the final buffer.
 	reslice(recs, buf)
-	if _, err := a.Log.Append(ctx, recs); err != nil {
+	if err := a.bus.Append(ctx, recs); err != nil {
 		return fmt.Errorf("ingest %d events: %w", len(evs), err)
 	}
 	return nil
@@ -371,16 +499,16 @@ func (a *App) IngestEvents(ctx context.Context, evs []event.Event) error {
 
 // UpsertProducts appends catalog upserts to the log, partitioned by product.
 func (a *App) UpsertProducts(ctx context.Context, ps []event.Product) error {
-	n := a.Log.Partitions()
-	recs := make([]seglog.Record, len(ps))
+	n := a.bus.Partitions()
+	recs := make([]busRecord, len(ps))
 	var buf []byte
 	for i := range ps {
 		start := len(buf)
 		buf = event.AppendProduct(buf, &ps[i])
-		recs[i] = seglog.Record{Partition: partitionOf(ps[i].ID, n), Data: buf[start:len(buf):len(buf)]}
+		recs[i] = busRecord{Partition: partitionOf(ps[i].ID, n), Key: ps[i].ID, Data: buf[start:len(buf):len(buf)]}
 	}
 	reslice(recs, buf)
-	if _, err := a.Log.Append(ctx, recs); err != nil {
+	if err := a.bus.Append(ctx, recs); err != nil {
 		return fmt.Errorf("upsert %d products: %w", len(ps), err)
 	}
 	return nil
@@ -388,7 +516,7 @@ func (a *App) UpsertProducts(ctx context.Context, ps []event.Product) error {
 
 // reslice points each record at its bytes in the final buffer: the slices
 // taken while appending may refer to an array that append later replaced.
-func reslice(recs []seglog.Record, buf []byte) {
+func reslice(recs []busRecord, buf []byte) {
 	pos := 0
 	for i := range recs {
 		n := len(recs[i].Data)
@@ -408,23 +536,23 @@ func (a *App) LogImpression(im *event.Impression) {
 }
 
 func (a *App) writeImpressions(ctx context.Context) error {
-	n := a.Log.Partitions()
+	n := a.bus.Partitions()
 	batch := make([]*event.Impression, 0, 512)
 	flush := func() {
 		if len(batch) == 0 {
 			return
 		}
-		recs := make([]seglog.Record, len(batch))
+		recs := make([]busRecord, len(batch))
 		var buf []byte
 		for i, im := range batch {
 			start := len(buf)
 			buf = event.AppendImpression(buf, im)
-			recs[i] = seglog.Record{Partition: partitionOf(im.UserID, n), Data: buf[start:len(buf)]}
+			recs[i] = busRecord{Partition: partitionOf(im.UserID, n), Key: im.UserID, Data: buf[start:len(buf)]}
 		}
 		reslice(recs, buf)
 		// The write outlives ctx: impressions already served are logged
 		// during shutdown too.
-		if _, err := a.Log.Append(context.Background(), recs); err != nil {
+		if err := a.bus.Append(context.Background(), recs); err != nil {
 			a.Metrics.ImpressionsDrop.Add(float64(len(batch)))
 			a.Logger.Error("log impressions", "n", len(batch), "err", err)
 		} else {
@@ -533,8 +661,14 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	impCtx, stopImps := context.WithCancel(context.Background())
 	var bg sync.WaitGroup
 	var procErr error
-	bg.Add(1)
-	go func() { defer bg.Done(); procErr = a.Proc.Run(procCtx) }()
+	embedded := a.Proc != nil
+	if embedded {
+		bg.Add(1)
+		go func() { defer bg.Done(); procErr = a.Proc.Run(procCtx) }()
+	} else if a.Config.Role != "api" {
+		bg.Add(1)
+		go func() { defer bg.Done(); procErr = a.kafka.run(procCtx) }()
+	}
 	winCtx, stopWin := context.WithCancel(context.Background())
 	var winWG sync.WaitGroup
 	winWG.Add(1)
@@ -544,24 +678,33 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	go func() { defer impWG.Done(); a.writeImpressions(impCtx) }()
 
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return a.refreshIndex(gctx) })
-	g.Go(func() error { return a.retention(gctx) })
 	g.Go(func() error { return a.Models.watch(gctx) })
-	g.Go(func() error { return a.snapshotProducts(gctx) })
-	if spec := a.Config.Recommend.PrecomputeSchedule; spec != "" {
-		g.Go(func() error { return a.schedulePrecompute(gctx, spec) })
+	if embedded {
+		// In Kafka mode the state is per partition (kafka.go), and the
+		// log's retention is Kafka's.
+		g.Go(func() error { return a.refreshIndex(gctx) })
+		g.Go(func() error { return a.retention(gctx) })
+		g.Go(func() error { return a.snapshotProducts(gctx) })
+		if spec := a.Config.Recommend.PrecomputeSchedule; spec != "" {
+			g.Go(func() error { return a.schedulePrecompute(gctx, spec) })
+		}
 	}
 	stopRedis := func() {}
 	if a.Redis != nil {
 		var wg sync.WaitGroup
 		exCtx, stopEx := context.WithCancel(context.Background())
-		wg.Add(1)
-		go func() { defer wg.Done(); a.exportRedis(exCtx, a.Redis, 100*time.Millisecond) }()
+		if embedded {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				a.exportRedis(exCtx, a.Redis, 100*time.Millisecond, exportSource{store: a.Store, proc: a.Proc, partition: -1, partitions: a.bus.Partitions()})
+			}()
+		}
 		g.Go(func() error { return a.refreshRedisIndex(gctx, a.Redis) })
 		stopRedis = func() { stopEx(); wg.Wait(); a.Redis.Close() }
 	}
 	stopExport := func() {}
-	if a.ClickHouse != nil {
+	if a.ClickHouse != nil && a.Config.Role != "api" {
 		var wg sync.WaitGroup
 		runCtx, stopRun := context.WithCancel(context.Background())
 		feedCtx, stopFeed := context.WithCancel(context.Background())
@@ -609,7 +752,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	if procErr != nil && err == nil {
 		err = procErr
 	}
-	if cerr := a.Log.Close(); cerr != nil && err == nil {
+	if cerr := a.bus.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("close log: %w", cerr)
 	}
 	return err
@@ -658,9 +801,15 @@ func (a *App) retention(ctx context.Context) error {
 // WaitApplied blocks until everything appended to the log so far is
 // applied to the online state (read-your-writes for tests and tools).
 func (a *App) WaitApplied(ctx context.Context) error {
-	offs := make([]int64, a.Log.Partitions())
+	offs := make([]int64, a.bus.Partitions())
 	for p := range offs {
-		offs[p] = a.Log.EndOffset(p)
+		offs[p] = a.bus.EndOffset(p)
+	}
+	if a.Proc == nil {
+		if a.Config.Role == "api" {
+			return nil
+		}
+		return a.kafka.waitApplied(ctx, offs)
 	}
 	return a.Proc.WaitFor(ctx, offs)
 }

@@ -316,33 +316,43 @@ func (mm *modelManager) schedule(ctx context.Context, spec string) error {
 	}
 }
 
-// ScanLog reads every retained record of the log, partition by partition.
+// ScanLog reads every retained record of the log, partition by partition,
+// up to where each partition ended when the scan reached it.
 func (a *App) ScanLog(fn func(r *event.Record) error) error {
 	var rec event.Record
-	for p := 0; p < a.Log.Partitions(); p++ {
-		end := a.Log.EndOffset(p)
-		r, err := a.Log.NewReader(p, a.Log.StartOffset(p))
+	for p := 0; p < a.bus.Partitions(); p++ {
+		start, end := a.bus.StartOffset(p), a.bus.EndOffset(p)
+		if start >= end {
+			continue
+		}
+		r, err := a.bus.NewReader(p, start)
 		if err != nil {
 			return err
 		}
-		for {
-			off, data, ok, err := r.TryNext()
-			if err != nil {
-				r.Close()
-				return err
+		err = func() error {
+			defer r.Close()
+			for {
+				// A Kafka reader fetches in the background: wait for each
+				// record, but not forever if the brokers go away.
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				off, data, err := r.Next(ctx)
+				cancel()
+				if err != nil {
+					return fmt.Errorf("scan partition %d at offset %d of %d: %w", p, off, end, err)
+				}
+				if event.Decode(data, &rec) == nil {
+					if err := fn(&rec); err != nil {
+						return err
+					}
+				}
+				if off+1 >= end {
+					return nil
+				}
 			}
-			if !ok || off >= end {
-				break
-			}
-			if event.Decode(data, &rec) != nil {
-				continue
-			}
-			if err := fn(&rec); err != nil {
-				r.Close()
-				return err
-			}
+		}()
+		if err != nil {
+			return err
 		}
-		r.Close()
 	}
 	return nil
 }

@@ -8,12 +8,16 @@ import (
 	"github.com/recohq/reco/internal/feature"
 	"github.com/recohq/reco/internal/feature/memstore"
 	"github.com/recohq/reco/internal/feature/redisstore"
+	"github.com/recohq/reco/internal/stream"
 )
 
 // exportRedis writes what the stream changed to Redis every interval,
 // paired with the offsets it reflects (see redisstore). A failed write is
 // retried with the next one; newer values replace pending older ones.
-func (a *App) exportRedis(ctx context.Context, rs *redisstore.Store, interval time.Duration) error {
+//
+// src is the whole embedded state (partition -1), or one partition's state
+// in Kafka mode, whose shared keys go to that partition's contributions.
+func (a *App) exportRedis(ctx context.Context, rs *redisstore.Store, interval time.Duration, src exportSource) error {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	pendingU := map[string]*feature.User{}
@@ -25,8 +29,15 @@ func (a *App) exportRedis(ctx context.Context, rs *redisstore.Store, interval ti
 	// the whole state is written again.
 	epoch := fmt.Sprintf("%d", time.Now().UnixNano())
 	synced, lastCheck := false, time.Time{}
+	if src.partition >= 0 {
+		// A partition just (re)started: its previous owner may have died
+		// before exporting all that its checkpoint covers.
+		src.store.MarkAllDirty()
+	}
 	flush := func(ctx context.Context) {
-		if time.Since(lastCheck) > time.Second || !synced {
+		if src.partition >= 0 {
+			synced = true // TODO(kafka): a per-partition epoch marker, to notice a Redis that lost its data
+		} else if time.Since(lastCheck) > time.Second || !synced {
 			lastCheck = time.Now()
 			cctx, cancel := context.WithTimeout(ctx, time.Second)
 			cur, err := rs.Epoch(cctx)
@@ -38,16 +49,23 @@ func (a *App) exportRedis(ctx context.Context, rs *redisstore.Store, interval ti
 				if synced {
 					a.Logger.Warn("redis lost its data; writing the whole online state again")
 				}
-				a.Store.MarkAllDirty()
+				src.store.MarkAllDirty()
 				synced = false
 			}
 		}
 		var offs []int64
 		var d memstore.Dirty
-		a.Proc.Consistent(func(o []int64) {
+		src.proc.Consistent(func(o []int64) {
 			offs = o
-			d = a.Store.TakeDirty()
+			d = src.store.TakeDirty()
 		})
+		if src.partition >= 0 {
+			// The processor runs this partition alone: its one offset
+			// goes to the partition's place in the vector.
+			vec := make([]int64, src.partitions)
+			vec[src.partition] = offs[0]
+			offs = vec
+		}
 		for _, u := range d.Users {
 			pendingU[u.ID] = u
 		}
@@ -57,20 +75,23 @@ func (a *App) exportRedis(ctx context.Context, rs *redisstore.Store, interval ti
 		for id, c := range d.CoVisit {
 			pendingC[id] = c
 		}
-		b := redisstore.Batch{Offsets: offs, CoVisit: pendingC}
-		n := a.Log.Partitions()
+		b := redisstore.Batch{Offsets: offs, CoVisit: pendingC, Partition: src.partition}
 		for id, u := range pendingU {
 			b.Users = append(b.Users, u)
-			b.UserPart = append(b.UserPart, partitionOf(id, n))
+			if src.partition >= 0 {
+				b.UserPart = append(b.UserPart, src.partition)
+			} else {
+				b.UserPart = append(b.UserPart, partitionOf(id, src.partitions))
+			}
 		}
 		for _, p := range pendingP {
 			b.Products = append(b.Products, p)
 		}
-		if ix := a.Store.Index(); ix.Built != lastIndex {
+		if ix := src.store.Index(); ix != nil && ix.Built != lastIndex {
 			b.Index = ix
 		}
 		if !synced {
-			b.Index = a.Store.Index()
+			b.Index = src.store.Index()
 		}
 		if len(b.Users)+len(b.Products)+len(b.CoVisit) == 0 && b.Index == nil {
 			return
@@ -109,6 +130,15 @@ func (a *App) exportRedis(ctx context.Context, rs *redisstore.Store, interval ti
 			flush(ctx)
 		}
 	}
+}
+
+// exportSource is what exportRedis copies: a state, the processor that
+// keeps it, and which partitions it covers.
+type exportSource struct {
+	store      *memstore.Store
+	proc       *stream.Processor
+	partition  int // -1: every partition (the embedded log); else the one partition in Kafka mode
+	partitions int // of the log
 }
 
 // refreshRedisIndex loads the popularity index from Redis for serving.

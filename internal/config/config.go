@@ -29,6 +29,7 @@ type Config struct {
 	Addr         string                  `yaml:"addr" help:"HTTP listen address"`
 	DataDir      string                  `yaml:"data_dir" help:"directory for the log, checkpoints and models"`
 	LogLevel     string                  `yaml:"log_level" help:"debug, info, warn or error"`
+	Role         string                  `yaml:"role" help:"all, api (serve only) or stream (consume only); api and stream need event_log.type kafka"`
 	EventLog     EventLog                `yaml:"event_log"`
 	OnlineStore  OnlineStore             `yaml:"online_store"`
 	OfflineStore OfflineStore            `yaml:"offline_store"`
@@ -52,6 +53,14 @@ type EventLog struct {
 	SegmentBytes  int64    `yaml:"segment_bytes" help:"segment file size"`
 	Brokers       []string `yaml:"brokers" help:"Kafka brokers host:port"`
 	Topic         string   `yaml:"topic" help:"Kafka topic"`
+	Group         string   `yaml:"group" help:"Kafka consumer group of the stream workers"`
+	// TLS and SASL are passed through to the Kafka client.
+	TLS            bool     `yaml:"tls" help:"connect to Kafka over TLS"`
+	TLSCAFile      string   `yaml:"tls_ca_file" help:"PEM file of the CAs to trust for Kafka TLS (default: the system's)"`
+	SASLMechanism  string   `yaml:"sasl_mechanism" help:"PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (empty: no SASL)"`
+	SASLUser       string   `yaml:"sasl_user" help:"Kafka SASL user"`
+	SASLPassword   string   `yaml:"sasl_password" help:"Kafka SASL password"`
+	SessionTimeout Duration `yaml:"session_timeout" help:"how long a dead stream worker keeps its partitions"`
 }
 
 // OnlineStore chooses the online feature store.
@@ -116,6 +125,52 @@ type Recommend struct {
 	MaxResults         int      `yaml:"max_results" help:"largest num_recommendations"`
 	Timeout            Duration `yaml:"timeout" help:"request deadline"`
 	PrecomputeSchedule string   `yaml:"precompute_schedule" help:"cron schedule of the batch precomputation of every active user's top 20 (served when the live path cannot be); empty = off"`
+	Budgets            Budgets  `yaml:"budgets"`
+}
+
+// Budgets are the time budgets of a recommend request's stages, inside
+// recommend.timeout; a stage that fails or runs out of time is replaced by
+// its fallback. Zero means a share of recommend.timeout: 30% each for
+// features, candidates and scoring, 10% for rerank (15, 15, 15 and 5 ms of
+// the default 50 ms).
+type Budgets struct {
+	Features   Duration `yaml:"features" help:"user and product feature reads together; late: local feature cache, then precomputed or popular (0: 30% of recommend.timeout)"`
+	Candidates Duration `yaml:"candidates" help:"candidate sources, run concurrently; a late source is dropped from the request (0: 30% of recommend.timeout)"`
+	Scoring    Duration `yaml:"scoring" help:"model scoring; late: the rule-based ranker (0: 30% of recommend.timeout)"`
+	Rerank     Duration `yaml:"rerank" help:"business rules, popular fill and explanations (0: 10% of recommend.timeout)"`
+}
+
+// Resolve returns b with each zero replaced by its share of timeout.
+func (b Budgets) Resolve(timeout Duration) Budgets {
+	share := func(d *Duration, pct int64) {
+		if *d == 0 {
+			*d = timeout * Duration(pct) / 100
+		}
+	}
+	share(&b.Features, 30)
+	share(&b.Candidates, 30)
+	share(&b.Scoring, 30)
+	share(&b.Rerank, 10)
+	return b
+}
+
+// budgetErrors reports negative budgets and budgets that add up to more
+// than the request deadline, each naming its key.
+func (r Recommend) budgetErrors() []error {
+	var errs []error
+	for _, k := range []struct {
+		key string
+		d   Duration
+	}{{"features", r.Budgets.Features}, {"candidates", r.Budgets.Candidates}, {"scoring", r.Budgets.Scoring}, {"rerank", r.Budgets.Rerank}} {
+		if k.d < 0 {
+			errs = append(errs, fmt.Errorf("recommend.budgets.%s: must not be negative", k.key))
+		}
+	}
+	if b := r.Budgets.Resolve(r.Timeout); len(errs) == 0 && r.Timeout > 0 && b.Features+b.Candidates+b.Scoring+b.Rerank > r.Timeout {
+		errs = append(errs, fmt.Errorf("recommend.budgets: features %s + candidates %s + scoring %s + rerank %s exceed recommend.timeout %s",
+			b.Features, b.Candidates, b.Scoring, b.Rerank, r.Timeout))
+	}
+	return errs
 }
 
 // Limits bound requests.
@@ -137,6 +192,7 @@ func Default() Config {
 		Addr:     "127.0.0.1:8080",
 		DataDir:  "./reco-data",
 		LogLevel: "info",
+		Role:     "all",
 		EventLog: EventLog{Type: "embedded", Partitions: 8, Fsync: "always", FsyncInterval: Duration(100 * time.Millisecond),
 			Retention: Duration(7 * 24 * time.Hour), SegmentBytes: 64 << 20, Topic: "user-events"},
 		OnlineStore:  OnlineStore{Type: "embedded", Prefix: "reco:", CheckpointInterval: Duration(60 * time.Second)},
@@ -184,6 +240,19 @@ func (c *Config) Validate() error {
 	if c.EventLog.Type == "kafka" && len(c.EventLog.Brokers) == 0 {
 		bad("event_log.brokers", "required when event_log.type is kafka")
 	}
+	oneOf("role", c.Role, "all", "api", "stream")
+	if c.Role != "all" && c.EventLog.Type != "kafka" {
+		bad("role", "%q needs event_log.type kafka (the embedded log is read by the process that writes it)", c.Role)
+	}
+	if c.EventLog.Type == "kafka" && c.OnlineStore.Type != "redis" {
+		bad("online_store.type", "must be redis when event_log.type is kafka (stream workers and API replicas share the features there)")
+	}
+	if c.EventLog.SASLMechanism != "" && !slices.Contains([]string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}, strings.ToUpper(c.EventLog.SASLMechanism)) {
+		bad("event_log.sasl_mechanism", "%q is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512", c.EventLog.SASLMechanism)
+	}
+	if c.EventLog.SessionTimeout < 0 {
+		bad("event_log.session_timeout", "must not be negative")
+	}
 	oneOf("online_store.type", c.OnlineStore.Type, "embedded", "redis")
 	if c.OnlineStore.Type == "redis" && len(c.OnlineStore.Addresses) == 0 {
 		bad("online_store.addresses", "required when online_store.type is redis")
@@ -224,6 +293,7 @@ func (c *Config) Validate() error {
 	if c.Recommend.PromotedBoost <= 0 {
 		bad("recommend.promoted_boost", "must be positive")
 	}
+	errs = append(errs, c.Recommend.budgetErrors()...)
 	if c.Limits.MaxBodyBytes < 1024 {
 		bad("limits.max_body_bytes", "must be at least 1024")
 	}

@@ -57,6 +57,7 @@ event_log:
   fsync_interval: 90s
   brokers: [k1:9092, k2:9092]
 online_store:
+  type: redis
   addresses:
     - r1:6379
 features:
@@ -85,6 +86,7 @@ experiments:
 	want.EventLog.Retention = Duration(7 * 24 * time.Hour)
 	want.EventLog.FsyncInterval = Duration(90 * time.Second)
 	want.EventLog.Brokers = []string{"k1:9092", "k2:9092"}
+	want.OnlineStore.Type = "redis"
 	want.OnlineStore.Addresses = []string{"r1:6379"}
 	want.Features.AffinityHalfLife = Duration(12 * time.Hour)
 	want.Features.Weights = map[string]float64{"view": 0.5, "purchase": 10}

@@ -114,4 +114,9 @@ type Record struct {
 	Event      Event
 	Product    Product
 	Impression Impression
+	// Partition is the log partition the record was read from. The stream
+	// processor sets it (to the global partition number, see
+	// stream.Options.PartitionIDs); it is not encoded in the log, and it is
+	// 0 wherever records are decoded without a processor.
+	Partition int
 }

@@ -13,7 +13,8 @@ func fuzzUserSeeds() [][]byte {
 	rng := rand.New(rand.NewPCG(7, 8))
 	var out [][]byte
 	for range 4 {
-		out = append(out, AppendUser(nil, randomUser(rng)))
+		u := randomUser(rng)
+		out = append(out, AppendUser(nil, u), AppendUserCompact(nil, u))
 	}
 	nan := math.NaN()
 	odd := &User{ID: "u\u00e9", Total: -1, Views: math.MaxInt64, PriceSum: nan, PriceN: 1, First: math.MinInt64, Last: math.MaxInt64,
@@ -21,7 +22,8 @@ func fuzzUserSeeds() [][]byte {
 		Recent: []Recent{{Product: "p", Type: event.Review, Time: 0, Session: "s"}, {Product: "", Type: 255, Time: math.MaxInt64, Session: ""},
 			{Product: "p", Type: event.View, Time: -1, Session: "other"}},
 		Bought: map[string]int32{"p": -1, "q": math.MaxInt32}}
-	out = append(out, AppendUser(nil, odd), AppendUser(nil, &User{}), []byte{}, []byte{stateCodecVersion}, []byte{2, 0})
+	out = append(out, AppendUser(nil, odd), AppendUserCompact(nil, odd), AppendUser(nil, &User{}), []byte{}, []byte{stateCodecVersion},
+		[]byte{2, 0}, []byte{userFormat}, []byte{userFormatCompact, 0})
 	return out
 }
 

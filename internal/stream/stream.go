@@ -58,7 +58,13 @@ type Hooks struct {
 type Options struct {
 	Dir                string        // where checkpoints live
 	CheckpointInterval time.Duration // 0 means 10s
-	Hooks              Hooks
+	// PartitionIDs, when set, gives the global partition number of each of
+	// the source's partitions (PartitionIDs[i] for partition i), for a
+	// processor that runs over a subset of a topic's partitions. It must
+	// have one entry per partition. By default partition i is number i.
+	// Every applied record carries its number in event.Record.Partition.
+	PartitionIDs []int
+	Hooks        Hooks
 }
 
 // Processor applies the log to the state.
@@ -204,6 +210,9 @@ type item struct {
 // every partition, matching the offsets it records.
 func (p *Processor) Run(ctx context.Context) error {
 	n := p.src.Partitions()
+	if ids := p.opt.PartitionIDs; ids != nil && len(ids) != n {
+		return fmt.Errorf("stream options: PartitionIDs has %d entries for %d partitions", len(ids), n)
+	}
 	start := p.Offsets()
 	p.target = make([]int64, n)
 	for i := range p.target {
@@ -269,6 +278,10 @@ loop:
 
 // consume reads, decodes and applies one partition until ctx ends.
 func (p *Processor) consume(ctx context.Context, part int, r Reader) error {
+	id := part
+	if p.opt.PartitionIDs != nil {
+		id = p.opt.PartitionIDs[part]
+	}
 	items := make([]item, 0, 256)
 	for {
 		items = items[:0]
@@ -286,6 +299,7 @@ func (p *Processor) consume(ctx context.Context, part int, r Reader) error {
 					h(part, off, err)
 				}
 			}
+			it.rec.Partition = id
 			if len(items) == cap(items) {
 				break
 			}

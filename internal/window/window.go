@@ -8,6 +8,7 @@ import (
 	"hash/maphash"
 	"io"
 	"iter"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -49,6 +50,17 @@ type Options struct {
 	Size            time.Duration // window size; 0 means 5 minutes
 	WatermarkDelay  time.Duration // watermark = newest event time - this; 0 means 10 s
 	AllowedLateness time.Duration // a window closes when the watermark passes end + this; default 0
+	// IdleTimeout is how long (processing time) a partition may deliver no
+	// event before it stops holding the watermark back; 0 means 30 s, < 0
+	// means never (the watermark then waits for every partition that ever
+	// delivered). It must exceed the longest pause of a partition that
+	// still has events to deliver, including a checkpoint, which pauses
+	// every partition; see the package comment.
+	IdleTimeout time.Duration
+	// Now is the processing-time clock for IdleTimeout; nil means the
+	// system's monotonic clock (immune to wall clock steps, and cheaper:
+	// Apply reads it for every event).
+	Now func() time.Time
 	// Archive keeps every event for the raw events archive (offline.EventsSet).
 	NoArchive bool
 	// Name prefixes batch names ("stream" by default): one per aggregator
@@ -66,6 +78,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Name == "" {
 		o.Name = "stream"
+	}
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = 30 * time.Second
 	}
 	return o
 }
@@ -114,6 +129,19 @@ type sealed struct {
 	Events []event.Event
 }
 
+// partition is the watermark state of one log partition. Only Apply calls
+// for records of the partition write it (normally one goroutine); the
+// padding keeps partitions off each other's cache lines.
+type partition struct {
+	max  atomic.Int64 // newest event time (Unix ms); noTime before the first event
+	seen atomic.Int64 // processing time (Unix ms) of its last event
+	_    [48]byte
+}
+
+// maxPartitions bounds the partition table: Record.Partition is taken
+// modulo it (partitions folded together share one watermark).
+const maxPartitions = 1 << 14
+
 // Aggregator is the tumbling-window aggregator: a stream.State. See the
 // package comment for how its output is exactly-once.
 type Aggregator struct {
@@ -121,9 +149,15 @@ type Aggregator struct {
 	sink         Sink
 	size, delay  int64
 	lateness     int64
+	idle         int64        // IdleTimeout in ms; < 0: never idle
+	now          func() int64 // processing time in Unix ms
+	recheckEvery int64        // ms between idleness checks while events arrive
 	seed         maphash.Seed
 	shards       [nshards]shard
-	maxTime      atomic.Int64 // newest event time seen; watermark = maxTime - delay
+	parts        atomic.Pointer[[]*partition] // by partition number; grown under partsMu
+	partsMu      sync.Mutex
+	wmTime       atomic.Int64 // the watermark plus the delay, as last advanced; never decreases
+	recheck      atomic.Int64 // processing time (ms) of the next idleness check
 	boundary     atomic.Int64 // windows starting before this are closed (target)
 	closeMu      sync.Mutex   // serializes closing
 	mu           sync.Mutex   // guards the fields below
@@ -142,7 +176,19 @@ func New(sink Sink, o Options) (*Aggregator, error) {
 	}
 	a := &Aggregator{opt: o, sink: sink, size: o.Size.Milliseconds(), delay: o.WatermarkDelay.Milliseconds(),
 		lateness: o.AllowedLateness.Milliseconds(), seed: maphash.MakeSeed(), wake: make(chan struct{}, 1)}
-	a.maxTime.Store(noTime)
+	a.idle, a.recheckEvery = -1, math.MaxInt64/2
+	if o.IdleTimeout > 0 {
+		a.idle = max(o.IdleTimeout.Milliseconds(), 1)
+		a.recheckEvery = min(a.idle, 1000)
+	}
+	a.now = func() int64 { return o.Now().UnixMilli() }
+	if o.Now == nil {
+		start := time.Now()
+		ms := start.UnixMilli()
+		a.now = func() int64 { return ms + int64(time.Since(start)/time.Millisecond) }
+	}
+	a.parts.Store(new([]*partition))
+	a.wmTime.Store(noTime)
 	a.boundary.Store(noTime)
 	for i := range a.shards {
 		a.shards[i].open = map[int64]map[string]*agg{}
@@ -164,14 +210,81 @@ func floorDiv(a, b int64) int64 {
 // Start is the start of the window holding t: windows are [start, start+size).
 func (a *Aggregator) Start(t int64) int64 { return floorDiv(t, a.size) * a.size }
 
-// Watermark is the current event-time watermark (Unix ms): the newest event
-// time seen, minus the delay. Before any event it is very negative.
+// Watermark is the current event-time watermark (Unix ms): the oldest of
+// the newest event times of the partitions not idle, or the newest of all
+// if every partition is idle, minus the delay; never below what windows
+// were already closed by. Before any event it is very negative. It only
+// reports: windows close as events arrive (and at Snapshot).
 func (a *Aggregator) Watermark() int64 {
-	m := a.maxTime.Load()
-	if m == noTime {
+	w := max(a.wmTime.Load(), a.target(a.now()))
+	if w == noTime {
 		return noTime
 	}
-	return m - a.delay
+	return w - a.delay
+}
+
+// target is the watermark plus the delay at processing time now, before
+// taking the maximum with the past: the minimum over the partitions that
+// delivered an event within the idle timeout of their newest event time;
+// if all are idle, the maximum over all; noTime before any event.
+func (a *Aggregator) target(now int64) int64 {
+	active, all := int64(math.MaxInt64), int64(noTime)
+	for _, p := range *a.parts.Load() {
+		if p == nil {
+			continue
+		}
+		m := p.max.Load()
+		if m == noTime {
+			continue // never delivered: does not hold the watermark
+		}
+		all = max(all, m)
+		if a.idle < 0 || now-p.seen.Load() < a.idle {
+			active = min(active, m)
+		}
+	}
+	if active != math.MaxInt64 {
+		return active
+	}
+	return all
+}
+
+// advance raises the watermark to the target at now and closes the windows
+// it passed.
+func (a *Aggregator) advance(now int64) {
+	t := a.target(now)
+	w := a.wmTime.Load()
+	for t > w && !a.wmTime.CompareAndSwap(w, t) {
+		w = a.wmTime.Load()
+	}
+	w = max(w, t)
+	if w == noTime {
+		return
+	}
+	if b := a.closedBelowFor(w - a.delay); b > a.boundary.Load() {
+		a.closeUpTo(b)
+	}
+}
+
+// partition returns the watermark state of partition i, adding it if new.
+func (a *Aggregator) partition(i int, now int64) *partition {
+	i = int(uint(i) % maxPartitions)
+	if ps := *a.parts.Load(); i < len(ps) && ps[i] != nil {
+		return ps[i]
+	}
+	a.partsMu.Lock()
+	defer a.partsMu.Unlock()
+	ps := *a.parts.Load()
+	if i < len(ps) && ps[i] != nil {
+		return ps[i]
+	}
+	grown := make([]*partition, max(len(ps), i+1))
+	copy(grown, ps)
+	p := &partition{}
+	p.max.Store(noTime)
+	p.seen.Store(now)
+	grown[i] = p
+	a.parts.Store(&grown)
+	return p
 }
 
 // closedBelowFor is the first window start still open at watermark w: a
@@ -180,22 +293,36 @@ func (a *Aggregator) closedBelowFor(w int64) int64 {
 	return floorDiv(w-a.size-a.lateness, a.size)*a.size + a.size
 }
 
-// Apply adds one record. Only behaviour events matter. Safe for concurrent
-// use; events of one user must come from one goroutine in order (as the
-// stream processor does) for the archive to keep their order.
+// Apply adds one record. Only behaviour events matter; r.Partition says
+// which partition's watermark the event moves. Safe for concurrent use;
+// events of one user must come from one goroutine in order (as the stream
+// processor does) for the archive to keep their order.
+//
+// The watermark is recomputed (a pass over the partitions) only when the
+// event moves its partition's own watermark past a window closing, or at
+// most once a second to notice partitions turning idle: a window can only
+// close then, because the minimum over partitions crosses a closing only
+// when the partition holding it does.
 func (a *Aggregator) Apply(r *event.Record) {
 	if r.Kind != event.KindEvent {
 		return
 	}
 	e := &r.Event
-	for {
-		m := a.maxTime.Load()
-		if e.Time <= m || a.maxTime.CompareAndSwap(m, e.Time) {
-			break
-		}
+	now := a.now()
+	p := a.partition(r.Partition, now)
+	if p.seen.Load() != now {
+		p.seen.Store(now)
 	}
-	if b := a.closedBelowFor(a.Watermark()); b > a.boundary.Load() {
-		a.closeUpTo(b)
+	old := p.max.Load()
+	for e.Time > old && !p.max.CompareAndSwap(old, e.Time) {
+		old = p.max.Load()
+	}
+	check := e.Time > old && a.closedBelowFor(e.Time-a.delay) > a.closedBelowFor(old-a.delay)
+	if next := a.recheck.Load(); now >= next && a.recheck.CompareAndSwap(next, now+a.recheckEvery) {
+		check = true
+	}
+	if check {
+		a.advance(now)
 	}
 	sh := &a.shards[maphash.String(a.seed, e.UserID)%nshards]
 	start := a.Start(e.Time)
@@ -313,11 +440,15 @@ func (a *Aggregator) seal() {
 	a.epoch++
 }
 
-// snapshot is the gob form of the state.
+// snapshot is the gob form of the state. Version 1 kept one watermark
+// (MaxTime, the newest event time over all partitions); version 2 keeps
+// the watermark and each partition's newest event time.
 type snapshot struct {
 	Version     int
 	Size        int64
-	MaxTime     int64
+	MaxTime     int64   // version 1 only
+	Watermark   int64   // the watermark plus the delay (version 2)
+	Partitions  []int64 // newest event time by partition number, noTime if none (version 2)
 	Boundary    int64
 	Epoch       uint64
 	ClosedBelow []int64
@@ -332,16 +463,27 @@ type openWindow struct {
 	Cats                            []string
 }
 
-// Snapshot seals the output closed since the last Snapshot into a new
-// epoch and writes the state: open windows, the watermark and every sealed
-// epoch not yet written. Call it with Apply paused (the stream processor's
-// checkpoint does); then call Committed once the checkpoint is durable.
+// Snapshot first advances the watermark to the present (closing the
+// windows that idle partitions no longer hold open), then seals the output
+// closed since the last Snapshot into a new epoch and writes the state:
+// open windows, the watermark and each partition's newest event time, and
+// every sealed epoch not yet written. Call it with Apply paused (the
+// stream processor's checkpoint does); then call Committed once the
+// checkpoint is durable.
 func (a *Aggregator) Snapshot(w io.Writer) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.advance(a.now())
 	a.seal()
 	a.snapEpoch = a.epoch
-	s := snapshot{Version: 1, Size: a.size, MaxTime: a.maxTime.Load(), Boundary: a.boundary.Load(), Epoch: a.epoch, Sealed: a.sealed}
+	s := snapshot{Version: 2, Size: a.size, Watermark: a.wmTime.Load(), Boundary: a.boundary.Load(), Epoch: a.epoch, Sealed: a.sealed}
+	for _, p := range *a.parts.Load() {
+		m := int64(noTime)
+		if p != nil {
+			m = p.max.Load()
+		}
+		s.Partitions = append(s.Partitions, m)
+	}
 	for i := range a.shards {
 		sh := &a.shards[i]
 		sh.mu.Lock()
@@ -373,20 +515,47 @@ func (a *Aggregator) Snapshot(w io.Writer) error {
 // Restore replaces the state with a snapshot. Every sealed epoch in it is
 // durable (it comes from a checkpoint), so the next Flush rewrites it:
 // identical content under the same names, so nothing is duplicated.
+//
+// Each partition in the snapshot counts as having delivered an event at
+// the time of the restore, so it holds the watermark for one IdleTimeout
+// while the log is replayed. A version 1 snapshot has no partitions: its
+// watermark becomes the floor, and partitions start anew.
 func (a *Aggregator) Restore(r io.Reader) error {
 	var s snapshot
 	if err := gob.NewDecoder(r).Decode(&s); err != nil {
 		return fmt.Errorf("window restore: %w", err)
 	}
-	if s.Version != 1 || len(s.ClosedBelow) != nshards {
+	if (s.Version != 1 && s.Version != 2) || len(s.ClosedBelow) != nshards {
 		return fmt.Errorf("window restore: unknown snapshot version %d", s.Version)
 	}
 	if s.Size != a.size {
 		return fmt.Errorf("window restore: snapshot has %d ms windows, configured %d ms", s.Size, a.size)
 	}
+	if len(s.Partitions) > maxPartitions {
+		return fmt.Errorf("window restore: %d partitions", len(s.Partitions))
+	}
+	wm := s.Watermark
+	if s.Version == 1 {
+		wm = s.MaxTime
+	}
+	now := a.now()
+	parts := make([]*partition, len(s.Partitions))
+	for i, m := range s.Partitions {
+		if m == noTime {
+			continue
+		}
+		p := &partition{}
+		p.max.Store(m)
+		p.seen.Store(now)
+		parts[i] = p
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.maxTime.Store(s.MaxTime)
+	a.partsMu.Lock()
+	a.parts.Store(&parts)
+	a.partsMu.Unlock()
+	a.wmTime.Store(wm)
+	a.recheck.Store(now + a.recheckEvery)
 	a.boundary.Store(s.Boundary)
 	a.epoch, a.snapEpoch, a.durableEpoch = s.Epoch, s.Epoch, s.Epoch
 	a.sealed = s.Sealed

@@ -5,6 +5,7 @@ package storetest
 
 import (
 	"fmt"
+	"hash/fnv"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -147,4 +148,189 @@ func sameUser(a, b *feature.User) bool {
 		}
 	}
 	return true
+}
+
+// LoadPartitioned makes a store under test hold the states of parts, one
+// per partition of the log, each already applied (from the events of its
+// users and the catalog upserts of its products) and indexed.
+type LoadPartitioned func(t *testing.T, parts []*memstore.Store) Store
+
+// PartitionOf is the partition of a user's events, or of a product's
+// catalog upserts, among n.
+func PartitionOf(id string, n int) int {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return int(h.Sum32() % uint32(n))
+}
+
+// Split applies recs to n fresh stores, one per partition: events and
+// impressions by user, catalog upserts by product; and indexes them.
+func Split(recs []event.Record, n int) []*memstore.Store {
+	parts := make([]*memstore.Store, n)
+	for i := range parts {
+		parts[i] = memstore.New(memstore.Options{Now: func() time.Time { return Now }, TrackDirty: true})
+	}
+	for i := range recs {
+		r := &recs[i]
+		var p int
+		switch r.Kind {
+		case event.KindProduct:
+			p = PartitionOf(r.Product.ID, n)
+		case event.KindImpression:
+			p = PartitionOf(r.Impression.UserID, n)
+		default:
+			p = PartitionOf(r.Event.UserID, n)
+		}
+		parts[p].Apply(r)
+	}
+	for _, p := range parts {
+		p.RefreshIndex()
+	}
+	return parts
+}
+
+// RunPartitioned runs the contract of a store that n partitions of the log
+// write, each from a state of its own (Split). It serves a user as its
+// partition computed it, and a product, a co-visitation list and the
+// popularity index as the merge of the partitions' (feature.MergeProducts,
+// memstore.MergeScored, memstore.MergeIndexes): what one state of the whole
+// history holds, except that a product's inventory counts only the
+// purchases of its catalog partition's users (an upper bound), and that the
+// merged index may list products the catalog marks unavailable (serving
+// drops them when it reads the products) and lists a product under its
+// category only when a partition did (see memstore.MergeIndexes).
+func RunPartitioned(t *testing.T, n int, load LoadPartitioned) {
+	recs := Records(2000)
+	ref := memstore.New(memstore.Options{Now: func() time.Time { return Now }})
+	for i := range recs {
+		ref.Apply(&recs[i])
+	}
+	ref.RefreshIndex()
+	parts := Split(recs, n)
+	st := load(t, parts)
+
+	t.Run("users", func(t *testing.T) {
+		for i := 0; i < 30; i++ {
+			id := fmt.Sprintf("u%d", i)
+			want, ok := parts[PartitionOf(id, n)].User(id)
+			got, ok2 := st.User(id)
+			if ok != ok2 {
+				t.Fatalf("user %s: found %v, want %v", id, ok2, ok)
+			}
+			if ok && (!sameUser(got, want) || got.Features() != want.Features()) {
+				t.Errorf("user %s:\n got %+v\nwant %+v", id, got, want)
+			}
+		}
+		if _, ok := st.User("nobody"); ok {
+			t.Error("unknown user found")
+		}
+	})
+	t.Run("products", func(t *testing.T) {
+		ids := []string{"p0", "nope", "p7", "p59", "p5", "p18", "p33"}
+		got := make([]*feature.Product, len(ids))
+		st.Products(ids, got)
+		want := make([]*feature.Product, len(ids))
+		ref.Products(ids, want)
+		o := feature.Options{}.WithDefaults()
+		now := Now.UnixMilli()
+		for i, id := range ids {
+			g, w := got[i], want[i]
+			if (g == nil) != (w == nil) {
+				t.Fatalf("product %s: got %v, want %v", id, g, w)
+			}
+			if w == nil {
+				continue
+			}
+			gf, wf := g.Features(now, &o), w.Features(now, &o)
+			if math.Abs(gf.PopularityScore-wf.PopularityScore) > 1e-9*wf.PopularityScore {
+				t.Errorf("product %s popularity %v, want %v", id, gf.PopularityScore, wf.PopularityScore)
+			}
+			if g.Inventory < w.Inventory {
+				t.Errorf("product %s inventory %d below the whole history's %d", id, g.Inventory, w.Inventory)
+			}
+			gf.PopularityScore, gf.InventoryLevel = wf.PopularityScore, wf.InventoryLevel
+			if !reflect.DeepEqual(gf, wf) || g.Name != w.Name || g.InStock() != w.InStock() || !reflect.DeepEqual(g.Attributes, w.Attributes) ||
+				g.Views != w.Views || g.Clicks != w.Clicks || g.Carts != w.Carts || g.Purchases != w.Purchases || g.Reviews != w.Reviews ||
+				g.RatingSum != w.RatingSum || g.Impressions != w.Impressions || g.Updated != w.Updated || g.InCatalog != w.InCatalog {
+				t.Errorf("product %s:\n got %+v\nwant %+v", id, g, w)
+			}
+		}
+	})
+	t.Run("co-visitation", func(t *testing.T) {
+		for i := 0; i < 60; i += 3 {
+			id := fmt.Sprintf("p%d", i)
+			want := ref.CoVisited(id, 10)
+			got := st.CoVisited(id, 10)
+			if len(got) != len(want) {
+				t.Fatalf("%s: %d neighbours, want %d", id, len(got), len(want))
+			}
+			for i := range want {
+				if got[i].ID != want[i].ID || math.Abs(got[i].Score-want[i].Score) > 1e-4*math.Max(1, want[i].Score) {
+					t.Errorf("%s neighbour %d: %+v, want %+v", id, i, got[i], want[i])
+				}
+			}
+		}
+		if len(st.CoVisited("nope", 10)) != 0 {
+			t.Error("neighbours of an unknown item")
+		}
+	})
+	t.Run("popularity index", func(t *testing.T) {
+		want, got := ref.Index(), st.Index()
+		if got.Built != want.Built {
+			t.Errorf("built %d, want %d", got.Built, want.Built)
+		}
+		// What serving keeps: the products in stock.
+		inStock := func(l []memstore.Scored) []memstore.Scored {
+			ids := make([]string, len(l))
+			for i, s := range l {
+				ids[i] = s.ID
+			}
+			ps := make([]*feature.Product, len(ids))
+			st.Products(ids, ps)
+			var out []memstore.Scored
+			for i, p := range ps {
+				if p != nil && p.InStock() {
+					out = append(out, l[i])
+				}
+			}
+			return out
+		}
+		same := func(name string, got, want []memstore.Scored) {
+			t.Helper()
+			if len(got) != len(want) {
+				t.Fatalf("%s: %d in stock, want %d", name, len(got), len(want))
+			}
+			for i := range want {
+				// Near ties may swap: compare the scores at each rank.
+				if math.Abs(got[i].Score-want[i].Score) > 1e-5*want[i].Score {
+					t.Errorf("%s %d: %+v, want %+v", name, i, got[i], want[i])
+				}
+			}
+		}
+		same("global", inStock(got.Global), want.Global)
+		if len(got.ByCategory) != len(want.ByCategory) || got.Categories != want.Categories {
+			t.Fatalf("%d categories, want %d", len(got.ByCategory), len(want.ByCategory))
+		}
+		// A product is under its category when a partition lists it there:
+		// one whose events name the category, or its catalog partition if
+		// that one saw events on it.
+		for c, l := range want.ByCategory {
+			listed := map[string]bool{}
+			for _, p := range parts {
+				for _, s := range p.Index().ByCategory[c] {
+					listed[s.ID] = true
+				}
+			}
+			var w []memstore.Scored
+			for _, s := range l {
+				if listed[s.ID] {
+					w = append(w, s)
+				}
+			}
+			same(c, inStock(got.ByCategory[c]), w)
+		}
+		if got.MaxPop < want.MaxPop*(1-1e-5) { // it may be an unavailable product's
+			t.Errorf("max popularity %v, want at least %v", got.MaxPop, want.MaxPop)
+		}
+	})
 }
