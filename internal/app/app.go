@@ -435,6 +435,28 @@ func (a *App) registerGauges() {
 			}
 			return float64(a.kafka.owned())
 		})
+		var lagMu sync.Mutex
+		var lagAt time.Time
+		var lagLast map[string]float64
+		m.GaugeVecFunc("reco_kafka_group_lag_records", "Records of each Kafka partition beyond the consumer group's committed offset (the whole group's lag, whichever process owns the partition; refreshed at most every 5 s).", "partition", func() map[string]float64 {
+			lagMu.Lock()
+			defer lagMu.Unlock()
+			if time.Since(lagAt) < 5*time.Second {
+				return lagLast
+			}
+			lagAt = time.Now()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			lag, err := a.KafkaLog.CommittedLag(ctx)
+			if err != nil {
+				return lagLast // the brokers did not answer: the last known figures
+			}
+			lagLast = make(map[string]float64, len(lag))
+			for p, n := range lag {
+				lagLast[fmt.Sprint(p)] = float64(n)
+			}
+			return lagLast
+		})
 	}
 	m.GaugeFunc("reco_users", "Users in the online store.", func() float64 { return float64(a.Store.Stats().Users) })
 	m.GaugeFunc("reco_products", "Products in the online store.", func() float64 { return float64(a.Store.Stats().Products) })

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -43,7 +44,8 @@ type kafkaWorkers struct {
 	log *kafkalog.Log
 	mem *kafkalog.Member
 
-	mu    sync.Mutex
+	opMu  sync.Mutex // serialises starting and stopping partitions
+	mu    sync.Mutex // guards parts and mem
 	parts map[int]*partWorker
 	ctx   context.Context // parent of every worker; ends with Run
 }
@@ -78,7 +80,8 @@ func (w *kafkaWorkers) run(ctx context.Context) error {
 		OnAssigned: func(_ context.Context, parts []int32) {
 			for _, p := range parts {
 				if err := w.start(int(p)); err != nil {
-					w.a.Logger.Error("cannot run partition; its records wait in Kafka", "partition", p, "err", err)
+					w.a.Logger.Error("cannot run partition yet; retrying while it is ours", "partition", p, "err", err)
+					go w.retryStart(int(p))
 				}
 			}
 		},
@@ -88,7 +91,9 @@ func (w *kafkaWorkers) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("join consumer group %s: %w", w.log.Group(), err)
 	}
+	w.mu.Lock()
 	w.mem = m
+	w.mu.Unlock()
 	<-ctx.Done()
 	// Stop the partitions first (their final checkpoints commit while they
 	// are still owned), then leave the group.
@@ -105,12 +110,15 @@ func (w *kafkaWorkers) run(ctx context.Context) error {
 
 // start restores partition p from its shared checkpoint and runs it.
 func (w *kafkaWorkers) start(p int) error {
+	w.opMu.Lock()
+	defer w.opMu.Unlock()
 	w.mu.Lock()
-	if _, ok := w.parts[p]; ok {
-		w.mu.Unlock()
-		return nil
-	}
+	_, running := w.parts[p]
+	m := w.mem
 	w.mu.Unlock()
+	if running || (m != nil && !slices.Contains(m.Owned(), int32(p))) {
+		return nil // already running, or moved away meanwhile (a retry)
+	}
 	a := w.a
 	dir := w.dir(p)
 	if err := w.fetchCheckpoint(p, dir); err != nil {
@@ -130,6 +138,7 @@ func (w *kafkaWorkers) start(p int) error {
 		tee:   []stream.State{a.Accum, a.Analytics, a.Views},
 	}
 	opts := a.procOptions(dir, func() { pw.win.Committed() })
+	opts.PartitionIDs = []int{p} // records carry the topic's partition number
 	src := partSource{w: w, p: p, dir: dir}
 	pw.proc = stream.New(src, state, opts)
 	if err := pw.proc.Recover(); err != nil {
@@ -143,6 +152,29 @@ func (w *kafkaWorkers) start(p int) error {
 	a.Logger.Info("running partition", "partition", p, "from_offset", pw.proc.Offsets()[0])
 	go pw.run(ctx, a, w)
 	return nil
+}
+
+// retryStart starts p every few seconds until it runs, or it is no
+// longer this member's, or the workers stop.
+func (w *kafkaWorkers) retryStart(p int) {
+	for {
+		select {
+		case <-w.ctx.Done():
+			return
+		case <-time.After(5 * time.Second):
+		}
+		w.mu.Lock()
+		m := w.mem
+		w.mu.Unlock()
+		if m == nil || !slices.Contains(m.Owned(), int32(p)) {
+			return
+		}
+		err := w.start(p)
+		if err == nil {
+			return
+		}
+		w.a.Logger.Error("cannot run partition yet; retrying", "partition", p, "err", err)
+	}
 }
 
 // run runs the processor, the Redis export, the popularity index and the
@@ -179,8 +211,22 @@ func (pw *partWorker) run(ctx context.Context, a *App, w *kafkaWorkers) {
 		a.exportRedis(exCtx, a.Redis, 100*time.Millisecond, exportSource{
 			store: pw.store, proc: pw.proc, partition: pw.p, partitions: w.log.Partitions()})
 	}()
-	if err := pw.proc.Run(ctx); err != nil && ctx.Err() == nil {
-		a.Logger.Error("partition stopped", "partition", pw.p, "err", err)
+	for {
+		// Run returns early only when reading fails (the brokers went
+		// away): it keeps the applied offset, so running it again resumes
+		// exactly there.
+		err := pw.proc.Run(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		a.Logger.Warn("reading a partition failed; retrying", "partition", pw.p, "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(2 * time.Second):
+		}
+		if ctx.Err() != nil {
+			break
+		}
 	}
 	pw.store.RefreshIndex() // the last export carries the final index
 	stopEx()
@@ -198,6 +244,8 @@ func (pw *partWorker) run(ctx context.Context, a *App, w *kafkaWorkers) {
 // this member's: a final checkpoint is committed then; a lost partition
 // (another member may own it already) only stops.
 func (w *kafkaWorkers) stop(parts []int32, owned bool) {
+	w.opMu.Lock()
+	defer w.opMu.Unlock()
 	var ws []*partWorker
 	w.mu.Lock()
 	for _, p := range parts {

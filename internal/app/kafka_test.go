@@ -1,0 +1,140 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/recohq/reco/internal/config"
+	"github.com/recohq/reco/internal/event"
+	"github.com/recohq/reco/internal/event/kafkalog"
+	"github.com/recohq/reco/internal/feature"
+	"github.com/recohq/reco/internal/feature/redisstore"
+)
+
+// TestKafkaRebalanceInProcess runs two Kafka-mode processes in one test
+// binary (so that the race detector sees the group callbacks, the
+// per-partition workers and the exporters together): the second joins
+// mid-stream and takes half the partitions, then the first leaves and the
+// second takes everything. Every event must be counted exactly once in
+// Redis.
+func TestKafkaRebalanceInProcess(t *testing.T) {
+	addr := os.Getenv("RECO_TEST_REDIS_ADDR")
+	if addr == "" {
+		if os.Getenv("RECO_TEST_REDIS") == "1" {
+			t.Fatal("RECO_TEST_REDIS=1 but RECO_TEST_REDIS_ADDR is unset")
+		}
+		t.Skip("no Redis (RECO_TEST_REDIS_ADDR)")
+	}
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, kafkalog.DefaultTopic),
+		kfake.GroupMinSessionTimeout(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	prefix := fmt.Sprintf("appkafka%d:", time.Now().UnixNano())
+	shared := t.TempDir()
+	start := func() (*App, context.CancelFunc, chan error) {
+		cfg := config.Default()
+		cfg.DataDir = t.TempDir()
+		cfg.EventLog.Type, cfg.EventLog.Brokers, cfg.EventLog.Partitions = "kafka", c.ListenAddrs(), 4
+		cfg.EventLog.SessionTimeout = config.Duration(time.Second)
+		cfg.OnlineStore.Type, cfg.OnlineStore.Addresses, cfg.OnlineStore.Prefix = "redis", []string{addr}, prefix
+		cfg.OnlineStore.CheckpointInterval = config.Duration(50 * time.Millisecond)
+		cfg.OfflineStore.Path = shared
+		cfg.Recommend.PrecomputeSchedule = ""
+		if err := cfg.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		a, err := Open(cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- a.Run(ctx, ln) }()
+		return a, cancel, done
+	}
+	const users = 40
+	post := func(a *App, b int) {
+		evs := make([]event.Event, 50)
+		for i := range evs {
+			u := (b*50 + i) % users
+			evs[i] = event.Event{Type: event.View, UserID: fmt.Sprintf("u%d", u), ProductID: fmt.Sprintf("p%d", i%13),
+				SessionID: "s", Price: -1, Quantity: 1, Time: 1790000000000 + int64(b*50+i)}
+		}
+		if err := a.IngestEvents(context.Background(), evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a1, stop1, done1 := start()
+	for b := 0; b < 10; b++ {
+		post(a1, b)
+	}
+	a2, stop2, done2 := start()
+	defer func() { stop2(); <-done2 }()
+	for b := 10; b < 20; b++ {
+		post(a2, b)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for a1.kafka.owned() == 0 || a1.kafka.owned() == 4 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no rebalance: the first process runs %d partitions", a1.kafka.owned())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop1()
+	if err := <-done1; err != nil {
+		t.Fatalf("first process: %v", err)
+	}
+	for b := 20; b < 30; b++ {
+		post(a2, b)
+	}
+	rs, err := redisstore.Open(context.Background(), redisstore.Options{Addresses: []string{addr}, Prefix: prefix, Partitioned: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	var total int64
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		total = 0
+		for u := 0; u < users; u++ {
+			if x, ok := rs.User(fmt.Sprintf("u%d", u)); ok {
+				total += x.Total
+			}
+		}
+		if total == 30*50 && a2.kafka.owned() == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Redis counts %d events (want %d); the second process runs %d partitions", total, 30*50, a2.kafka.owned())
+		}
+	}
+	// Every product's views, merged over the partitions' contributions.
+	ids := make([]string, 13)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("p%d", i)
+	}
+	ps := make([]*feature.Product, len(ids))
+	rs.Products(ids, ps)
+	var views int64
+	for _, x := range ps {
+		if x != nil {
+			views += x.Views
+		}
+	}
+	if views != 30*50 {
+		t.Errorf("products count %d views, want %d", views, 30*50)
+	}
+}
