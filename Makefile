@@ -4,7 +4,7 @@
 
 GO ?= go
 # Packages with goroutines that share state run under the race detector too.
-RACE_PKGS = ./internal/event/... ./internal/feature/... ./internal/stream/... ./internal/app/... \
+RACE_PKGS = ./internal/event/... ./internal/feature/... ./internal/stream/... ./internal/app/... ./internal/dedupe/... \
             ./internal/serve/... ./internal/loadgen/... ./internal/demo/... ./internal/experiment/... \
             ./internal/analytics/... ./cmd/reco/...
 

@@ -26,6 +26,7 @@ import (
 	"github.com/recohq/reco/internal/analytics"
 	"github.com/recohq/reco/internal/analytics/clickhouse"
 	"github.com/recohq/reco/internal/config"
+	"github.com/recohq/reco/internal/dedupe"
 	"github.com/recohq/reco/internal/event"
 	"github.com/recohq/reco/internal/event/kafkalog"
 	"github.com/recohq/reco/internal/event/seglog"
@@ -34,6 +35,7 @@ import (
 	"github.com/recohq/reco/internal/feature/memstore"
 	"github.com/recohq/reco/internal/feature/redisstore"
 	"github.com/recohq/reco/internal/featureview"
+	"github.com/recohq/reco/internal/importer"
 	"github.com/recohq/reco/internal/metrics"
 	"github.com/recohq/reco/internal/offline"
 	"github.com/recohq/reco/internal/offline/offlinecfg"
@@ -369,8 +371,24 @@ func (a *App) newState() stream.State {
 	}}); err != nil {
 		panic(err) // the definitions were validated in Open
 	}
-	return &stream.Multi{Names: []string{"online", "experiments", "analytics", "windows", "views"},
-		States: []stream.State{a.Store, a.Accum, a.Analytics, a.Windows, a.Views}}
+	return &stream.Multi{Names: []string{"dedupe", "online", "experiments", "analytics", "windows", "views"},
+		States: []stream.State{a.newDedupe(), a.Store, a.Accum, a.Analytics, a.Windows, a.Views}}
+}
+
+// newDedupe returns the filter that drops a client's retried events (same
+// user and event_id within event_log.dedupe_window): the first part of
+// every stream state, so the others never see a duplicate.
+func (a *App) newDedupe() *dedupe.Filter {
+	f, err := dedupe.New(dedupe.Options{
+		Window:  a.Config.EventLog.DedupeWindow.D(),
+		MaxKeys: a.Config.EventLog.DedupeMaxKeys,
+		Skip:    importer.IsKey, // an import resumes by line on its own
+		Hooks:   dedupe.Hooks{OnDuplicate: func(n int) { a.Metrics.Duplicates.Add(float64(n)) }},
+	})
+	if err != nil {
+		panic(err) // the options were validated with the configuration
+	}
+	return f
 }
 
 func featureOptions(c config.Features) feature.Options {

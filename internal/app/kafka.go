@@ -134,7 +134,7 @@ func (w *kafkaWorkers) start(p int) error {
 		return err
 	}
 	state := &teeState{
-		Multi: stream.Multi{Names: []string{"online", "windows"}, States: []stream.State{pw.store, pw.win}},
+		Multi: stream.Multi{Names: []string{"dedupe", "online", "windows"}, States: []stream.State{a.newDedupe(), pw.store, pw.win}},
 		tee:   []stream.State{a.Accum, a.Analytics, a.Views},
 	}
 	opts := a.procOptions(dir, func() { pw.win.Committed() })

@@ -61,6 +61,10 @@ type EventLog struct {
 	SASLUser       string   `yaml:"sasl_user" help:"Kafka SASL user"`
 	SASLPassword   string   `yaml:"sasl_password" help:"Kafka SASL password"`
 	SessionTimeout Duration `yaml:"session_timeout" help:"how long a dead stream worker keeps its partitions"`
+	// An event whose event_id was seen for the same user this recently
+	// (in ingest time) is a client's retry and is counted once.
+	DedupeWindow  Duration `yaml:"dedupe_window" help:"how long an event_id is remembered to drop retried events"`
+	DedupeMaxKeys int      `yaml:"dedupe_max_keys" help:"event_ids remembered per partition at most (older ones are forgotten early)"`
 }
 
 // OnlineStore chooses the online feature store.
@@ -194,7 +198,8 @@ func Default() Config {
 		LogLevel: "info",
 		Role:     "all",
 		EventLog: EventLog{Type: "embedded", Partitions: 8, Fsync: "always", FsyncInterval: Duration(100 * time.Millisecond),
-			Retention: Duration(7 * 24 * time.Hour), SegmentBytes: 64 << 20, Topic: "user-events"},
+			Retention: Duration(7 * 24 * time.Hour), SegmentBytes: 64 << 20, Topic: "user-events",
+			DedupeWindow: Duration(10 * time.Minute), DedupeMaxKeys: 1_000_000},
 		OnlineStore:  OnlineStore{Type: "embedded", Prefix: "reco:", CheckpointInterval: Duration(60 * time.Second)},
 		OfflineStore: OfflineStore{Type: "local", Region: "us-east-1"},
 		Analytics:    Analytics{Type: "embedded", Database: "reco"},
@@ -249,6 +254,12 @@ func (c *Config) Validate() error {
 	}
 	if c.EventLog.SASLMechanism != "" && !slices.Contains([]string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}, strings.ToUpper(c.EventLog.SASLMechanism)) {
 		bad("event_log.sasl_mechanism", "%q is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512", c.EventLog.SASLMechanism)
+	}
+	if c.EventLog.DedupeWindow <= 0 {
+		bad("event_log.dedupe_window", "must be positive")
+	}
+	if c.EventLog.DedupeMaxKeys < 1000 {
+		bad("event_log.dedupe_max_keys", "%d is below 1000", c.EventLog.DedupeMaxKeys)
 	}
 	if c.EventLog.SessionTimeout < 0 {
 		bad("event_log.session_timeout", "must not be negative")

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/recohq/reco"
 )
@@ -163,6 +164,7 @@ type rawEvent struct {
 	Rating    *float64  `json:"rating"`
 	Timestamp Timestamp `json:"timestamp"`
 	RequestID *string   `json:"request_id"`
+	EventID   *string   `json:"event_id"`
 }
 
 type rawProduct struct {
@@ -424,7 +426,36 @@ func (r *rawEvent) validate(i int, now time.Time) (Event, []FieldError) {
 	if r.RequestID != nil {
 		e.RequestID = *r.RequestID
 	}
+	if r.EventID != nil {
+		if p := eventIDProblem(*r.EventID); p != "" {
+			add("event_id", p)
+		} else {
+			e.SourceKey = *r.EventID
+		}
+	}
 	return e, bad
+}
+
+// maxEventID bounds the length of an event_id in bytes.
+const maxEventID = 128
+
+// eventIDProblem says what is wrong with a client's idempotency key, or "".
+// It must be printable text: no control characters, no spaces other than
+// the ASCII space. (The JSON decoder has already replaced invalid UTF-8
+// with U+FFFD, which is printable.)
+func eventIDProblem(id string) string {
+	switch {
+	case id == "":
+		return "must not be empty"
+	case len(id) > maxEventID:
+		return fmt.Sprintf("longer than %d bytes", maxEventID)
+	}
+	for _, c := range id {
+		if !unicode.IsPrint(c) {
+			return "must be printable text (no control characters)"
+		}
+	}
+	return ""
 }
 
 func (r *rawProduct) validate(i int, now time.Time) (Product, []FieldError) {

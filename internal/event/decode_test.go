@@ -63,6 +63,9 @@ func TestDecodeEventsForms(t *testing.T) {
 
 func TestDecodeEventsFields(t *testing.T) {
 	ts := time.Date(2026, 2, 28, 9, 30, 15, 250e6, time.UTC)
+	ev := func(fields string) string {
+		return `{"user_id":"u1","event_type":"view","product_id":"p1"` + fields + `}`
+	}
 	with := func(f func(e *Event)) Event {
 		e := baseEvent()
 		f(&e)
@@ -103,7 +106,12 @@ func TestDecodeEventsFields(t *testing.T) {
 			strconv.FormatInt(testNow.Add(24*time.Hour).UnixMilli(), 10) + `}`,
 			with(func(e *Event) { e.Time = testNow.Add(24 * time.Hour).UnixMilli() })},
 		{"unknown keys ignored", `{"user_id":"u1","event_type":"view","product_id":"p1","extra":{"x":[1,2]}}`, baseEvent()},
-		{"null optional fields", `{"user_id":"u1","event_type":"view","product_id":"p1","price":null,"quantity":null,"session_id":null}`, baseEvent()},
+		{"null optional fields", `{"user_id":"u1","event_type":"view","product_id":"p1","price":null,"quantity":null,"session_id":null,"event_id":null}`, baseEvent()},
+		{"event_id", ev(`,"event_id":"e-7f3a"`), with(func(e *Event) { e.SourceKey = "e-7f3a" })},
+		{"event_id of 128 bytes", ev(`,"event_id":"` + strings.Repeat("k", 128) + `"`),
+			with(func(e *Event) { e.SourceKey = strings.Repeat("k", 128) })},
+		{"event_id with spaces and unicode", ev(`,"event_id":"order 42 \u00e9té:1"`),
+			with(func(e *Event) { e.SourceKey = "order 42 été:1" })},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -244,6 +252,14 @@ func TestDecodeEventsInvalid(t *testing.T) {
 		{"timestamp bool", ev(`,"timestamp":true`), "timestamp"},
 		{"timestamp more than 24h ahead", ev(`,"timestamp":` + strconv.FormatInt(testNow.Add(24*time.Hour).UnixMilli()+1, 10)), "timestamp"},
 		{"timestamp 2 days ahead as text", ev(`,"timestamp":"2026-03-03T12:00:00Z"`), "timestamp"},
+		{"empty event_id", ev(`,"event_id":""`), "event_id"},
+		{"event_id too long", ev(`,"event_id":"` + strings.Repeat("k", 129) + `"`), "event_id"},
+		{"event_id number", ev(`,"event_id":42`), "event_id"},
+		{"event_id object", ev(`,"event_id":{"id":"e1"}`), "event_id"},
+		{"event_id with newline", ev(`,"event_id":"e\n1"`), "event_id"},
+		{"event_id with nul", ev(`,"event_id":"e\u00001"`), "event_id"},
+		{"event_id with tab", ev(`,"event_id":"e\t1"`), "event_id"},
+		{"event_id with a unicode line separator", ev(`,"event_id":"e\u20281"`), "event_id"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -541,5 +557,35 @@ func TestValidationErrorMessage(t *testing.T) {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error %q does not contain %q", msg, want)
 		}
+	}
+}
+
+// TestDecodeEventsEventIDForms checks that each item of an array or NDJSON
+// batch keeps its own event_id, and that a bad one names the field.
+func TestDecodeEventsEventIDForms(t *testing.T) {
+	a := `{"user_id":"u1","event_type":"view","product_id":"p1","event_id":"a"}`
+	b := `{"user_id":"u1","event_type":"view","product_id":"p1"}`
+	c := `{"user_id":"u1","event_type":"view","product_id":"p1","event_id":"c"}`
+	for _, form := range []struct{ name, body string }{
+		{"array", "[" + a + "," + b + "," + c + "]"},
+		{"ndjson", a + "\n" + b + "\n" + c + "\n"},
+	} {
+		t.Run(form.name, func(t *testing.T) {
+			evs, err := decodeEvents(form.body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var keys []string
+			for _, e := range evs {
+				keys = append(keys, e.SourceKey)
+			}
+			if want := []string{"a", "", "c"}; !reflect.DeepEqual(keys, want) {
+				t.Errorf("SourceKeys %q, want %q", keys, want)
+			}
+		})
+	}
+	_, err := decodeEvents(`{"user_id":"u1","event_type":"view","product_id":"p1","event_id":""}`)
+	if reco.KindOf(err) != reco.Invalid || !strings.Contains(err.Error(), "event_id: must not be empty") {
+		t.Errorf("empty event_id: %v", err)
 	}
 }

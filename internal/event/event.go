@@ -50,7 +50,11 @@ type Event struct {
 	Time      int64   // event time
 	RequestID string  // the recommendation this event answers, if any
 	Ingested  int64   // when the log accepted it (freshness)
-	SourceKey string  // idempotency key of an import ("" for live traffic)
+	// SourceKey is the event's idempotency key, "" when it has none: the
+	// client's event_id for live traffic, "<file-hash>:<line>" for an
+	// import. The stream drops an event whose key it saw for the same user
+	// shortly before (see package dedupe).
+	SourceKey string
 }
 
 // Product is a catalog upsert. Zero-valued optional fields mean "not given"

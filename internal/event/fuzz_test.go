@@ -65,6 +65,8 @@ func FuzzDecodeEvents(f *testing.F) {
 		"[]",
 		"[1,2]",
 		`{"user_id":null,"event_type":null,"product_id":null}`,
+		`{"user_id":"u","event_type":"view","product_id":"p","event_id":"e-1"}`,
+		`{"user_id":"u","event_type":"view","product_id":"p","event_id":"e\u0000"}`,
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))
@@ -99,6 +101,9 @@ func FuzzDecodeEvents(f *testing.F) {
 			}
 			if e.Time > now.Add(24*time.Hour).UnixMilli() {
 				t.Errorf("event %d is in the future: %d", i, e.Time)
+			}
+			if len(e.SourceKey) > maxEventID || (e.SourceKey != "" && eventIDProblem(e.SourceKey) != "") {
+				t.Errorf("event %d has a bad event_id %q", i, e.SourceKey)
 			}
 		}
 	})

@@ -158,6 +158,27 @@ func HashFile(path string) (string, error) {
 // digits of its SHA-256.
 func KeyPrefix(hash string) string { return hash[:16] }
 
+// IsKey reports whether key has the shape of an import's SourceKey: 16
+// hex digits, a colon and a line number. The stream's duplicate filter
+// leaves such keys alone (the importer resumes by line on its own).
+func IsKey(key string) bool {
+	if len(key) < 18 || key[16] != ':' {
+		return false
+	}
+	for i := 0; i < 16; i++ {
+		c := key[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	for _, c := range key[17:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // LineOfKey returns the line of a SourceKey with the given prefix.
 func LineOfKey(key, prefix string) (int, bool) {
 	rest, ok := strings.CutPrefix(key, prefix+":")

@@ -28,6 +28,7 @@ type Metrics struct {
 	StreamApplied    prometheus.Counter
 	StreamDelay      prometheus.Histogram
 	BadRecords       prometheus.Counter
+	Duplicates       prometheus.Counter
 	Checkpoints      *prometheus.CounterVec
 	CheckpointDur    prometheus.Histogram
 	LogAppend        prometheus.Histogram
@@ -68,6 +69,7 @@ func New() *Metrics {
 		StreamDelay: f.hist("reco_stream_event_delay_seconds", "Time from an event's acknowledgement to its being applied to the features (feature freshness).",
 			[]float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}),
 		BadRecords:      f.counter("reco_stream_bad_records_total", "Log records that could not be decoded and were skipped."),
+		Duplicates:      f.counter("reco_stream_duplicate_events_total", "Events dropped because their event_id was seen for the same user within event_log.dedupe_window (client retries)."),
 		Checkpoints:     f.counterVec("reco_stream_checkpoints_total", "Checkpoints written, by result.", "result"),
 		CheckpointDur:   f.hist("reco_stream_checkpoint_duration_seconds", "Time to write a checkpoint.", prometheus.ExponentialBuckets(.001, 2, 16)),
 		LogAppend:       f.hist("reco_log_append_duration_seconds", "Time to append a batch to the event log (including fsync).", latencyBuckets),

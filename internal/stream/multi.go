@@ -11,12 +11,25 @@ import (
 
 // Multi is a State made of several named states, applied in order and
 // checkpointed together, so that all of them reflect exactly the same log
-// offsets. Each part's snapshot is framed with its name and length. A
-// checkpoint whose parts differ from this build's (a part was added) fails
-// to restore, so the log is replayed and every part is rebuilt from it.
+// offsets. Each part's snapshot is framed with its name and length.
+//
+// A checkpoint is restored part by part, matched by name (the order may
+// differ). A part the checkpoint lacks (one added since it was written)
+// fails the restore, so the log is replayed and every part is rebuilt from
+// it, unless the part implements StartsEmpty and says true: then it is left
+// as constructed. A part in the checkpoint that this build does not have
+// fails the restore too.
 type Multi struct {
 	Names  []string
 	States []State
+}
+
+// StartsEmpty is implemented by a State that may start empty when a
+// checkpoint written before it existed is restored, rather than force a
+// replay of the whole log: one whose state only matters for a short while
+// (a filter of recent retries, say).
+type StartsEmpty interface {
+	StartsEmpty() bool
 }
 
 var _ State = (*Multi)(nil)
@@ -46,31 +59,49 @@ func (m *Multi) Snapshot(w io.Writer) error {
 	return nil
 }
 
-// Restore reads a snapshot written by Snapshot with the same parts in the
-// same order; anything else is an error (the caller then replays the log).
+// Restore reads a snapshot written by Snapshot, matching parts by name.
+// It fails if the checkpoint holds a part this build does not know, names a
+// part twice, or lacks a part that does not start empty; the caller then
+// replays the log. Parts may have been restored when it fails.
 func (m *Multi) Restore(r io.Reader) error {
 	var n uint32
 	if err := binary.Read(r, binary.LittleEndian, &n); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	if int(n) != len(m.States) {
-		return fmt.Errorf("restore: checkpoint has %d state parts, this build has %d", n, len(m.States))
+	index := make(map[string]int, len(m.Names))
+	for i, name := range m.Names {
+		index[name] = i
 	}
-	for i, s := range m.States {
+	restored := make([]bool, len(m.States))
+	for range n {
 		name, err := readFrame(r)
 		if err != nil {
 			return fmt.Errorf("restore: %w", err)
 		}
-		if string(name) != m.Names[i] {
-			return fmt.Errorf("restore: checkpoint part %d is %q, this build expects %q", i, name, m.Names[i])
+		i, ok := index[string(name)]
+		switch {
+		case !ok:
+			return fmt.Errorf("restore: checkpoint has a part %q this build does not know (it has %q)", name, m.Names)
+		case restored[i]:
+			return fmt.Errorf("restore: checkpoint has part %q twice", name)
 		}
 		body, err := readFrame(r)
 		if err != nil {
 			return fmt.Errorf("restore %s: %w", name, err)
 		}
-		if err := s.Restore(bytes.NewReader(body)); err != nil {
+		if err := m.States[i].Restore(bytes.NewReader(body)); err != nil {
 			return fmt.Errorf("restore %s: %w", name, err)
 		}
+		restored[i] = true
+	}
+	for i, s := range m.States {
+		if restored[i] {
+			continue
+		}
+		if se, ok := s.(StartsEmpty); ok && se.StartsEmpty() {
+			continue
+		}
+		return fmt.Errorf("restore: checkpoint has no part %q", m.Names[i])
 	}
 	return nil
 }

@@ -36,7 +36,8 @@
 // (ProduceTimeout, plus up to about a second): a record in flight when the
 // deadline passes is failed even though the broker may have written it, so
 // an Append that failed may still have landed, and a client that retries it
-// after the 503 produces it twice.
+// after the 503 produces it twice: clients send an event_id, and the
+// stream's duplicate filter (internal/dedupe) counts the event once.
 //
 // What it is not: a transactional producer. A batch spanning several
 // partitions that fails part way may have landed in some partitions; it is

@@ -208,7 +208,7 @@ func TestForeignJSON(t *testing.T) {
 		}
 	})
 	produceRaw(t, c, 2,
-		`{"user_id":"u1","event_type":"purchase","product_id":42,"price":9.5,"quantity":2,"timestamp":"2024-05-01T10:00:00Z"}`,
+		`{"user_id":"u1","event_type":"purchase","product_id":42,"price":9.5,"quantity":2,"timestamp":"2024-05-01T10:00:00Z","event_id":"e-1"}`,
 		`{"user_id":"u2","event_type":"teleport","product_id":"p"}`,
 		`not json`,
 		`[{"user_id":"a","event_type":"view","product_id":"x"},{"user_id":"b","event_type":"view","product_id":"y"}]`,
@@ -229,7 +229,8 @@ func TestForeignJSON(t *testing.T) {
 	}
 	ev := rec.Event
 	if rec.Kind != event.KindEvent || ev.UserID != "u1" || ev.Type != event.Purchase || ev.ProductID != "42" ||
-		ev.Price != 9.5 || ev.Quantity != 2 || ev.Time != time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC).UnixMilli() || ev.Ingested == 0 {
+		ev.Price != 9.5 || ev.Quantity != 2 || ev.Time != time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC).UnixMilli() || ev.Ingested == 0 ||
+		ev.SourceKey != "e-1" {
 		t.Fatalf("transcoded event %+v", ev)
 	}
 	for _, i := range []int{1, 2, 3} {
