@@ -207,7 +207,8 @@ func TestKafkaScaleOutExactlyOnce(t *testing.T) {
 // Retry-After and acknowledges nothing.
 func TestKafkaUnavailable(t *testing.T) {
 	f := newKafkaFixture(t, 2)
-	api := startChild(t, t.TempDir(), f.args("api", "g", fmt.Sprintf("down%d:", time.Now().UnixNano()))...)
+	api := startChild(t, t.TempDir(), append(f.args("api", "g", fmt.Sprintf("down%d:", time.Now().UnixNano())),
+		"--event-log-produce-timeout", "1s")...)
 	ev := ndjson(`{"user_id":"u1","event_type":"view","product_id":"p1"}`)
 	if code := do(t, "POST", api.url+"/v1/events", "application/x-ndjson", ev, nil); code != 202 {
 		t.Fatalf("with Kafka up: %d, want 202", code)
@@ -220,6 +221,15 @@ func TestKafkaUnavailable(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("with Kafka down: %d (Retry-After %q), want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	// After a few failures the breaker opens: ingest fails fast, and says so.
+	for i := 0; i < 3; i++ {
+		if code := do(t, "POST", api.url+"/v1/events", "application/x-ndjson", ev, nil); code != 503 {
+			t.Fatalf("with Kafka down, attempt %d: %d, want 503", i, code)
+		}
+	}
+	if v := metricValue(t, api.url, `reco_circuit_breaker_open{dependency="kafka"}`); v != 1 {
+		t.Errorf(`reco_circuit_breaker_open{dependency="kafka"} = %v, want 1`, v)
 	}
 }
 

@@ -25,6 +25,7 @@ import (
 
 	"github.com/recohq/reco/internal/analytics"
 	"github.com/recohq/reco/internal/analytics/clickhouse"
+	"github.com/recohq/reco/internal/breaker"
 	"github.com/recohq/reco/internal/config"
 	"github.com/recohq/reco/internal/dedupe"
 	"github.com/recohq/reco/internal/event"
@@ -120,7 +121,7 @@ func Open(cfg config.Config, o Options) (*App, error) {
 		return nil, fmt.Errorf("feature_views: %w", err)
 	}
 	octx, ocancel := context.WithTimeout(context.Background(), 10*time.Second)
-	a.Offline, err = offlinecfg.Open(octx, cfg.OfflineStore, cfg.DataDir)
+	a.Offline, err = offlinecfg.Open(octx, cfg.OfflineStore, cfg.DataDir, a.breakerHook("s3"))
 	ocancel()
 	if err != nil {
 		closeBus()
@@ -161,13 +162,7 @@ func Open(cfg config.Config, o Options) (*App, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		a.Redis, err = redisstore.Open(ctx, redisstore.Options{Addresses: cfg.OnlineStore.Addresses, Prefix: cfg.OnlineStore.Prefix, Now: o.Now,
 			Partitioned: a.kafka != nil, Features: a.features,
-			OnBreaker: func(open bool) {
-				v := 0.0
-				if open {
-					v = 1
-				}
-				m.BreakerOpen.WithLabelValues("redis").Set(v)
-			}})
+			OnBreaker: a.breakerHook("redis")})
 		cancel()
 		if err != nil {
 			closeBus()
@@ -177,7 +172,13 @@ func Open(cfg config.Config, o Options) (*App, error) {
 	}
 	if cfg.Analytics.Type == "clickhouse" {
 		a.ClickHouse, err = clickhouse.New(clickhouse.Options{URL: cfg.Analytics.URL, Database: cfg.Analytics.Database,
-			Hooks: clickhouse.Hooks{OnDropped: func(n int) { m.AnalyticsDropped.Add(float64(n)) }}})
+			Hooks: clickhouse.Hooks{
+				OnDropped: func(n int) { m.AnalyticsDropped.Add(float64(n)) },
+				// The sink fails fast while ClickHouse is down and probes
+				// with backoff: a breaker by another name.
+				OnError:   func(error) { a.breakerHook("clickhouse")(true) },
+				OnFlushed: func(int, time.Duration) { a.breakerHook("clickhouse")(false) },
+			}})
 		if err != nil {
 			closeBus()
 			return nil, fmt.Errorf("analytics: %w", err)
@@ -263,7 +264,7 @@ func (a *App) openKafka() error {
 	o := kafkalog.Options{
 		Brokers: c.Brokers, Topic: c.Topic, Partitions: c.Partitions, Group: c.Group,
 		SASLMechanism: c.SASLMechanism, SASLUser: c.SASLUser, SASLPassword: c.SASLPassword,
-		SessionTimeout: c.SessionTimeout.D(),
+		SessionTimeout: c.SessionTimeout.D(), ProduceTimeout: c.ProduceTimeout.D(),
 		Hooks: kafkalog.Hooks{
 			OnBadRecord: func(p int32, off int64, err error) {
 				m.BadRecords.Inc()
@@ -284,7 +285,7 @@ func (a *App) openKafka() error {
 	if err != nil {
 		return fmt.Errorf("event_log (kafka %s): %w", strings.Join(c.Brokers, ","), err)
 	}
-	a.KafkaLog, a.bus = l, kafkaBus{l}
+	a.KafkaLog, a.bus = l, kafkaBus{l, breaker.New(3, time.Second, nil, a.breakerHook("kafka"))}
 	return nil
 }
 
@@ -331,6 +332,19 @@ func (a *App) procOptions(dir string, committed func()) stream.Options {
 				a.Logger.Error("skipped an undecodable log record", "partition", p, "offset", off, "err", err)
 			},
 		},
+	}
+}
+
+// breakerHook sets reco_breaker_open{dependency} as a breaker opens and
+// closes.
+func (a *App) breakerHook(dependency string) func(open bool) {
+	g := a.Metrics.BreakerOpen.WithLabelValues(dependency)
+	return func(open bool) {
+		if open {
+			g.Set(1)
+		} else {
+			g.Set(0)
+		}
 	}
 }
 

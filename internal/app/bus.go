@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/recohq/reco"
+	"github.com/recohq/reco/internal/breaker"
 	"github.com/recohq/reco/internal/event/kafkalog"
 	"github.com/recohq/reco/internal/event/seglog"
 	"github.com/recohq/reco/internal/stream"
@@ -56,7 +58,13 @@ func (b segBus) NewReader(p int, from int64) (stream.Reader, error) {
 	return r, nil
 }
 
-type kafkaBus struct{ l *kafkalog.Log }
+// kafkaBus produces through a circuit breaker: while Kafka is down an
+// ingest fails at once (503, Retry-After) instead of holding the request
+// for the producer's whole timeout; a probe every second finds it back.
+type kafkaBus struct {
+	l  *kafkalog.Log
+	br *breaker.Breaker // nil: none
+}
 
 func (b kafkaBus) Partitions() int       { return b.l.Partitions() }
 func (b kafkaBus) EndOffset(p int) int64 { return b.l.EndOffset(p) }
@@ -80,7 +88,19 @@ func (b kafkaBus) Append(ctx context.Context, recs []busRecord) error {
 	for i, r := range recs {
 		out[i] = kafkalog.Record{Partition: r.Partition, Key: []byte(r.Key), Data: r.Data}
 	}
+	if b.br != nil {
+		if err := b.br.Allow(); err != nil {
+			return reco.E("kafka append", reco.Unavailable, err)
+		}
+	}
 	_, err := b.l.Append(ctx, out)
+	if b.br != nil {
+		if reco.KindOf(err) == reco.Invalid {
+			b.br.Done(nil) // a bad request, not a broken bus
+		} else {
+			b.br.Done(err)
+		}
+	}
 	return err
 }
 

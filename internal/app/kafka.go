@@ -359,7 +359,7 @@ func (s partSource) Open(_ int, from int64) (stream.Reader, error) {
 	if from == 0 {
 		// No checkpoint: begin where the partition begins now (records
 		// before it were deleted by retention), as a new consumer does.
-		from = kafkaBus{s.w.log}.StartOffset(s.p)
+		from = kafkaBus{l: s.w.log}.StartOffset(s.p)
 	}
 	r, err := s.w.log.NewReader(s.p, from)
 	if err != nil {

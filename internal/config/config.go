@@ -61,6 +61,7 @@ type EventLog struct {
 	SASLUser       string   `yaml:"sasl_user" help:"Kafka SASL user"`
 	SASLPassword   string   `yaml:"sasl_password" help:"Kafka SASL password"`
 	SessionTimeout Duration `yaml:"session_timeout" help:"how long a dead stream worker keeps its partitions"`
+	ProduceTimeout Duration `yaml:"produce_timeout" help:"how long ingest waits for Kafka to acknowledge a batch before answering 503 (at least 1s; 0: 10s)"`
 	// An event whose event_id was seen for the same user this recently
 	// (in ingest time) is a client's retry and is counted once.
 	DedupeWindow  Duration `yaml:"dedupe_window" help:"how long an event_id is remembered to drop retried events"`
@@ -260,6 +261,9 @@ func (c *Config) Validate() error {
 	}
 	if c.EventLog.DedupeMaxKeys < 1000 {
 		bad("event_log.dedupe_max_keys", "%d is below 1000", c.EventLog.DedupeMaxKeys)
+	}
+	if c.EventLog.ProduceTimeout != 0 && c.EventLog.ProduceTimeout < Duration(time.Second) {
+		bad("event_log.produce_timeout", "must be at least 1s (the Kafka client's floor)")
 	}
 	if c.EventLog.SessionTimeout < 0 {
 		bad("event_log.session_timeout", "must not be negative")

@@ -7,8 +7,10 @@ package offlinecfg
 import (
 	"context"
 	"path/filepath"
+	"time"
 
 	"github.com/recohq/reco"
+	"github.com/recohq/reco/internal/breaker"
 	"github.com/recohq/reco/internal/config"
 	"github.com/recohq/reco/internal/offline"
 	"github.com/recohq/reco/internal/offline/fileblob"
@@ -17,8 +19,9 @@ import (
 
 // Open returns the store of c. For S3 it checks the endpoint and the
 // credentials and creates the bucket if missing (I/O bounded by ctx); a
-// local store does no I/O until used.
-func Open(ctx context.Context, c config.OfflineStore, dataDir string) (*offline.Store, error) {
+// local store does no I/O until used. An S3 store sits behind a circuit
+// breaker; onBreaker (optional) is told when it opens and closes.
+func Open(ctx context.Context, c config.OfflineStore, dataDir string, onBreaker ...func(open bool)) (*offline.Store, error) {
 	var b offline.Bucket
 	switch c.Type {
 	case "", "local":
@@ -36,7 +39,13 @@ func Open(ctx context.Context, c config.OfflineStore, dataDir string) (*offline.
 		if err := sb.EnsureBucket(ctx); err != nil {
 			return nil, err
 		}
-		b = sb
+		// Fail fast while S3 is down (5 failures in a row; a probe every
+		// 5 s): window writes and checkpoint uploads retry later anyway.
+		var hook func(bool)
+		if len(onBreaker) > 0 {
+			hook = onBreaker[0]
+		}
+		b = offline.Guarded(sb, breaker.New(5, 5*time.Second, nil, hook))
 	default:
 		return nil, reco.Errorf("offlinecfg.Open", reco.Invalid, "offline_store.type %q is not local or s3", c.Type)
 	}
