@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"reflect"
 	"strconv"
 	"strings"
@@ -15,6 +18,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/recohq/reco/internal/event"
 	"github.com/recohq/reco/internal/event/kafkalog"
 	"github.com/recohq/reco/internal/feature"
 	"github.com/recohq/reco/internal/feature/redisstore"
@@ -250,4 +254,157 @@ func metricValue(t *testing.T, url, name string) float64 {
 		}
 	}
 	return 0
+}
+
+// BenchmarkKafkaStreamWorkers measures the stream side of Kafka mode end to
+// end, as deployed: 200,000 events already in a 4-partition kfake topic,
+// consumed by N `reco serve --role stream` processes (separate child
+// processes in one consumer group) that apply them to per-partition state
+// and write the features to Redis. The clock runs from starting the
+// processes until the group has committed every partition's end (every
+// record applied: no lag left in any worker's /metrics), so it includes
+// process start and the group's rebalances. Checkpoints run at the default
+// interval (60 s), as in production. events/worker-CPU-s divides by the CPU time
+// the worker processes used: the per-core figure, robust to a shared
+// machine.
+//
+//	eval "$(bash scripts/redis-test-server.sh)"
+//	go test -run '^$' -bench KafkaStreamWorkers -benchtime 1x ./cmd/reco/
+func BenchmarkKafkaStreamWorkers(b *testing.B) {
+	for _, procs := range []int{1, 2} {
+		b.Run(fmt.Sprintf("processes=%d", procs), func(b *testing.B) {
+			benchKafkaWorkers(b, procs)
+		})
+	}
+}
+
+func benchKafkaWorkers(b *testing.B, procs int) {
+	addr := os.Getenv("RECO_TEST_REDIS_ADDR")
+	if addr == "" {
+		b.Skip("no Redis (RECO_TEST_REDIS_ADDR)")
+	}
+	const parts, total, users = 4, 200_000, 20_000
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(parts, kafkalog.DefaultTopic),
+		kfake.GroupMinSessionTimeout(100*time.Millisecond))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	brokers := strings.Join(c.ListenAddrs(), ",")
+	ctx := context.Background()
+	l, err := kafkalog.Open(ctx, kafkalog.Options{Brokers: c.ListenAddrs()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	rng := rand.New(rand.NewPCG(5, 6))
+	types := []event.Type{event.View, event.View, event.View, event.Click, event.Click, event.AddToCart, event.Purchase}
+	recs := make([]kafkalog.Record, 0, 1000)
+	for i := 0; i < total; i++ {
+		u := fmt.Sprintf("u%d", rng.IntN(users))
+		e := event.Event{Type: types[rng.IntN(len(types))], UserID: u, ProductID: fmt.Sprintf("p%d", rng.IntN(10_000)),
+			SessionID: u, Category: fmt.Sprintf("c%d", rng.IntN(50)), Price: 10, Quantity: 1,
+			Time: 1790000000000 + int64(i)*10, Ingested: 1790000000000 + int64(i)*10}
+		recs = append(recs, kafkalog.Record{Partition: int(fnvPartition(u, parts)), Key: []byte(u), Data: event.AppendEvent(nil, &e)})
+		if len(recs) == cap(recs) {
+			if _, err := l.Append(ctx, recs); err != nil {
+				b.Fatal(err)
+			}
+			recs = recs[:0]
+		}
+	}
+	for i := 0; i < b.N; i++ {
+		group := fmt.Sprintf("bench%d-%d", time.Now().UnixNano(), i)
+		f := &kafkaFixture{brokers: brokers, redis: addr, shared: b.TempDir(), parts: parts}
+		args := f.args("stream", group, group+":")
+		args = append(args, "--online-store-checkpoint-interval", "60s") // the default
+		start := time.Now()
+		var cmds []*exec.Cmd
+		var urls []string
+		for p := 0; p < procs; p++ {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			addr := ln.Addr().String()
+			ln.Close()
+			urls = append(urls, "http://"+addr)
+			cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^$")
+			cmd.Env = append(os.Environ(), "RECO_TEST_CHILD_ARGS="+strings.Join(append([]string{"serve", "--data", b.TempDir(),
+				"--addr", addr, "--log-level", "error"}, args...), " "))
+			cmd.Stderr = os.Stderr
+			if err := cmd.Start(); err != nil {
+				b.Fatal(err)
+			}
+			cmds = append(cmds, cmd)
+		}
+		// Done when the workers together run every partition and none
+		// has a record left to apply.
+		for {
+			owned, lag := 0.0, 0.0
+			for _, u := range urls {
+				o, l, ok := streamProgress(u)
+				if !ok {
+					owned = -1
+					break
+				}
+				owned += o
+				lag += l
+			}
+			if owned == parts && lag == 0 {
+				break
+			}
+			if time.Since(start) > 5*time.Minute {
+				for _, cmd := range cmds {
+					cmd.Process.Kill()
+					cmd.Wait()
+				}
+				b.Fatalf("not done after 5 minutes: %v partitions run, %v records left", owned, lag)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		took := time.Since(start)
+		var cpu time.Duration
+		for _, cmd := range cmds {
+			cmd.Process.Kill()
+			cmd.Wait()
+			cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		}
+		b.ReportMetric(float64(total)/took.Seconds(), "events/s")
+		// The workers' own CPU (the broker, a fake in this process, and
+		// Redis are not in it): what one core of stream worker sustains.
+		b.ReportMetric(float64(total)/cpu.Seconds(), "events/worker-CPU-s")
+	}
+}
+
+// fnvPartition is the app's partitioning (FNV-1a of the key).
+func fnvPartition(key string, n int) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return h.Sum32() % uint32(n)
+}
+
+// streamProgress reads a worker's owned partitions and the records they
+// have left to apply from its /metrics; ok is false until it answers.
+func streamProgress(url string) (owned, lag float64, ok bool) {
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		return 0, 0, false
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		name, val, found := strings.Cut(line, " ")
+		if !found {
+			continue
+		}
+		v, _ := strconv.ParseFloat(val, 64)
+		switch {
+		case name == "reco_stream_partitions_owned":
+			owned = v
+		case strings.HasPrefix(name, "reco_stream_lag_records{"):
+			lag += v
+		}
+	}
+	return owned, lag, true
 }

@@ -190,6 +190,7 @@ func Open(cfg config.Config, o Options) (*App, error) {
 		Rankers:     a.Models.For,
 		Precomputed: a.Precomputed,
 		MaxResults:  cfg.Recommend.MaxResults,
+		Budgets:     recommendBudgets(cfg.Recommend),
 		Rerank: rerank.Options{MaxPerCategory: cfg.Recommend.MaxPerCategory, PromotedBoost: cfg.Recommend.PromotedBoost,
 			MarginWeight: cfg.Recommend.MarginWeight, AllowPurchased: cfg.Recommend.RepeatPurchase},
 		Now: o.Now,
@@ -351,6 +352,13 @@ func (a *App) breakerHook(dependency string) func(open bool) {
 // Close releases what Open took, for commands that open an App without
 // running it.
 func (a *App) Close() error { return a.bus.Close() }
+
+// recommendBudgets are the stage budgets of a recommend request:
+// recommend.budgets, zeros resolved to their share of recommend.timeout.
+func recommendBudgets(c config.Recommend) recommend.Budgets {
+	b := c.Budgets.Resolve(c.Timeout)
+	return recommend.Budgets{Features: b.Features.D(), Candidates: b.Candidates.D(), Scoring: b.Scoring.D(), Rerank: b.Rerank.D()}
+}
 
 // onlineReader is the read side of an online store.
 type onlineReader interface {

@@ -69,7 +69,7 @@ func (a *App) Precompute(ctx context.Context, n, parallelism int, progress func(
 	g.SetLimit(max(parallelism, 1))
 	for i, u := range users {
 		g.Go(func() error {
-			resp, err := a.Rec.Recommend(gctx, recommend.Request{UserID: u, N: n, NoLog: true})
+			resp, err := a.Rec.Recommend(gctx, recommend.Request{UserID: u, N: n, NoLog: true, NoBudgets: true})
 			if err != nil {
 				failed.Add(1)
 			} else if resp.Fallback == "" {

@@ -27,6 +27,13 @@
 // Prepare loads a synthetic catalog and user history first, so that
 // recommend runs against realistic state.
 //
+// Options.Phases split a run's measured time (before, during and after a
+// failure, say): Result.Phases has one Result per phase, and each phase's
+// Enter function, called as it begins, can inject the failure. A recommend
+// response's "fallback" field may name several fallbacks, comma-separated;
+// Result.Fallbacks counts each name. Capacity measures the goodput of a
+// closed loop, the reference an overload run offers multiples of.
+//
 // The package is a client only: it does not start or inspect a server, and it
 // does not retry. Latency percentiles are exact (every measured sample is
 // kept and sorted), which costs 8 bytes per request.

@@ -67,10 +67,26 @@ type Options struct {
 	// written from one goroutine at a time.
 	Progress io.Writer
 
+	// Phases, if set, split the measured time: Result.Phases has one Result
+	// per phase, of the requests due in it. The first must start at 0.
+	Phases []Phase
+
 	// HTTPClient sends every request. nil means a client whose Transport keeps
 	// as many idle connections per host as there are senders. Timeouts are
 	// applied per request through the context, not via Client.Timeout.
 	HTTPClient *http.Client
+}
+
+// Phase is a part of the measured time of a run, from At (counted from the
+// end of the warmup) to the next phase's At, or to the end.
+type Phase struct {
+	Name string
+	At   time.Duration
+	// Enter, if set, is called when the phase begins (a failure injected,
+	// say). The phases' Enter functions run in order on one goroutine of
+	// their own: the schedule does not wait for them, and a slow one
+	// delays the next. Run returns only after the one running has returned.
+	Enter func()
 }
 
 func (o Options) withDefaults() Options {
@@ -136,6 +152,18 @@ func (o Options) validate(forRun bool) error {
 		}
 		if o.MaxInFlight < 0 {
 			errs = append(errs, fmt.Errorf("MaxInFlight %d < 0", o.MaxInFlight))
+		}
+		for i, p := range o.Phases {
+			switch {
+			case p.Name == "":
+				errs = append(errs, fmt.Errorf("Phases[%d]: no name", i))
+			case i == 0 && p.At != 0:
+				errs = append(errs, fmt.Errorf("Phases[0] %s: starts at %v, want 0", p.Name, p.At))
+			case i > 0 && p.At <= o.Phases[i-1].At:
+				errs = append(errs, fmt.Errorf("Phases[%d] %s: starts at %v, not after %s", i, p.Name, p.At, o.Phases[i-1].Name))
+			case o.Duration > 0 && p.At >= o.Duration:
+				errs = append(errs, fmt.Errorf("Phases[%d] %s: starts at %v, not before the end (%v)", i, p.Name, p.At, o.Duration))
+			}
 		}
 	}
 	if o.Duration < 0 {

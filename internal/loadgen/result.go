@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 )
 
@@ -39,11 +40,35 @@ type Result struct {
 	Samples                  int64
 	P50, P95, P99, P999, Max time.Duration
 
-	// Fallbacks counts OK recommend responses by their "fallback" field;
-	// responses without one are not counted.
+	// Latency of the OK responses alone (what was admitted and answered).
+	OKP50, OKP95, OKP99, OKMax time.Duration
+
+	// Fallbacks counts OK recommend responses by each fallback their
+	// "fallback" field names (a comma-separated list counts once per
+	// name); Degraded counts the responses that name any.
 	Fallbacks map[string]int64
+	Degraded  int64
 
 	Freshness *FreshnessResult // scenario "freshness" only
+
+	// Phases has one Result per Options.Phases, of the requests due in it;
+	// Phase is its name there.
+	Phases []Result
+	Phase  string
+}
+
+// Availability is the share of the requests due that were answered with a
+// 2xx: OK / (Sent + Late).
+func (r Result) Availability() float64 { return ratio(r.OK, r.Sent+r.Late) }
+
+// ErrorRate is the share of the requests sent that failed: Errors / Sent.
+func (r Result) ErrorRate() float64 { return ratio(r.Errors, r.Sent) }
+
+func ratio(n, of int64) float64 {
+	if of == 0 {
+		return 0
+	}
+	return float64(n) / float64(of)
 }
 
 // FreshnessResult describes how long an accepted event took to become visible
@@ -90,7 +115,12 @@ func (r Result) Print(w io.Writer) {
 	}
 	fmt.Fprintf(&b, "latency:     p50 %s  p95 %s  p99 %s  p99.9 %s  max %s\n",
 		fmtDur(r.P50), fmtDur(r.P95), fmtDur(r.P99), fmtDur(r.P999), fmtDur(r.Max))
+	if r.Errors > 0 && r.OK > 0 {
+		fmt.Fprintf(&b, "latency ok:  p50 %s  p95 %s  p99 %s  max %s (2xx only)\n",
+			fmtDur(r.OKP50), fmtDur(r.OKP95), fmtDur(r.OKP99), fmtDur(r.OKMax))
+	}
 	if len(r.Fallbacks) > 0 {
+		fmt.Fprintf(&b, "degraded:    %d (%s of ok)\n", r.Degraded, pct(r.Degraded, r.OK))
 		b.WriteString("fallbacks:  ")
 		for _, k := range slices.Sorted(maps.Keys(r.Fallbacks)) {
 			fmt.Fprintf(&b, " %s: %d (%s)", k, r.Fallbacks[k], pct(r.Fallbacks[k], r.OK))
@@ -101,7 +131,41 @@ func (r Result) Print(w io.Writer) {
 		fmt.Fprintf(&b, "freshness:   %d probes, %d visible, %d not visible; p50 %s  p95 %s  p99 %s  max %s (from 202 to visible in user features)\n",
 			f.Probes, f.Visible, f.NotVisible, fmtDur(f.P50), fmtDur(f.P95), fmtDur(f.P99), fmtDur(f.Max))
 	}
+	if len(r.Phases) > 0 {
+		b.WriteString("\n")
+		PrintPhases(&b, r.Phases)
+	}
 	_, _ = io.WriteString(w, b.String())
+}
+
+// PrintPhases writes a table of one row per phase: requests due, OK,
+// availability, error rate with the count of each status (none: no
+// response), the share of OK responses degraded, latency percentiles of
+// every request sent, and each fallback's share of the OK responses.
+func PrintPhases(w io.Writer, phases []Result) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "phase\tdue\tok\tavailability\terrors\tdegraded\tp50\tp95\tp99\tmax\tfallbacks (share of ok)")
+	for _, p := range phases {
+		errs := fmt.Sprintf("%.2f%%", 100*p.ErrorRate())
+		for _, code := range slices.Sorted(maps.Keys(p.ErrorsByStatus)) {
+			name := strconv.Itoa(code)
+			if code == 0 {
+				name = "none"
+			}
+			errs += fmt.Sprintf(" %s:%d", name, p.ErrorsByStatus[code])
+		}
+		fbs := "-"
+		if len(p.Fallbacks) > 0 {
+			var parts []string
+			for _, k := range slices.Sorted(maps.Keys(p.Fallbacks)) {
+				parts = append(parts, fmt.Sprintf("%s %s", k, pct(p.Fallbacks[k], p.OK)))
+			}
+			fbs = strings.Join(parts, ", ")
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.2f%%\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Phase, p.Sent+p.Late, p.OK, 100*p.Availability(), errs,
+			pct(p.Degraded, p.OK), fmtDur(p.P50), fmtDur(p.P95), fmtDur(p.P99), fmtDur(p.Max), fbs)
+	}
+	tw.Flush()
 }
 
 func pct(n, of int64) string {
@@ -144,6 +208,19 @@ type jsonResult struct {
 	LatencyMS      jsonLatency      `json:"latency_ms"`
 	Fallbacks      map[string]int64 `json:"fallbacks"`
 	Freshness      *jsonFreshness   `json:"freshness,omitempty"`
+	Availability   float64          `json:"availability"`
+	ErrorRate      float64          `json:"error_rate"`
+	Degraded       int64            `json:"degraded"`
+	OKLatencyMS    jsonOKLatency    `json:"latency_ok_ms"`
+	Phase          string           `json:"phase,omitempty"`
+	Phases         []jsonResult     `json:"phases,omitempty"`
+}
+
+type jsonOKLatency struct {
+	P50 float64 `json:"p50"`
+	P95 float64 `json:"p95"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
 }
 
 type jsonLatency struct {
@@ -170,14 +247,31 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // seconds (duration_s, warmup_s) or milliseconds (latency_ms, *_ms), and
 // errors_by_status keyed by the status code as a string ("0": no response).
 func (r Result) JSON() ([]byte, error) {
+	b, err := json.MarshalIndent(r.jsonResult(), "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode result: %w", err)
+	}
+	return b, nil
+}
+
+// MarshalJSON encodes r as JSON does.
+func (r Result) MarshalJSON() ([]byte, error) { return json.Marshal(r.jsonResult()) }
+
+func (r Result) jsonResult() jsonResult {
 	j := jsonResult{
 		Scenario: r.Scenario, Method: r.Method(), Rate: r.Rate,
 		DurationS: r.Duration.Seconds(), WarmupS: r.Warmup.Seconds(), MaxInFlight: r.MaxInFlight,
 		Sent: r.Sent, OK: r.OK, Errors: r.Errors, Late: r.Late,
 		ErrorsByStatus: r.ErrorsByStatus, Throughput: r.Throughput,
 		Accepted: r.Accepted, EventsPerSec: r.EventsPerSec, Samples: r.Samples,
-		LatencyMS: jsonLatency{ms(r.P50), ms(r.P95), ms(r.P99), ms(r.P999), ms(r.Max)},
-		Fallbacks: r.Fallbacks,
+		LatencyMS:    jsonLatency{ms(r.P50), ms(r.P95), ms(r.P99), ms(r.P999), ms(r.Max)},
+		Fallbacks:    r.Fallbacks,
+		Availability: r.Availability(), ErrorRate: r.ErrorRate(), Degraded: r.Degraded,
+		OKLatencyMS: jsonOKLatency{ms(r.OKP50), ms(r.OKP95), ms(r.OKP99), ms(r.OKMax)},
+		Phase:       r.Phase,
+	}
+	for _, p := range r.Phases {
+		j.Phases = append(j.Phases, p.jsonResult())
 	}
 	if j.ErrorsByStatus == nil {
 		j.ErrorsByStatus = map[int]int64{}
@@ -188,9 +282,5 @@ func (r Result) JSON() ([]byte, error) {
 	if f := r.Freshness; f != nil {
 		j.Freshness = &jsonFreshness{f.Probes, f.Visible, f.NotVisible, ms(f.P50), ms(f.P95), ms(f.P99), ms(f.Max)}
 	}
-	b, err := json.MarshalIndent(j, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("encode result: %w", err)
-	}
-	return b, nil
+	return j
 }

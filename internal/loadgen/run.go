@@ -27,6 +27,7 @@ type job struct {
 	kind     jobKind
 	intended time.Time // due time; latency is measured from here
 	measured bool      // due after the warmup
+	phase    int       // index into Options.Phases, or -1
 	user     int       // recommend
 	body     []byte    // events: a pre-generated NDJSON batch, shared and read only
 	probe    int       // freshness: probe number, makes the user id unique
@@ -36,6 +37,7 @@ type job struct {
 // outcome is what became of one job.
 type outcome struct {
 	measured    bool
+	phase       int
 	latency     time.Duration // from the intended send time to the whole response read
 	status      int           // 0: no HTTP response (transport error or timeout)
 	ok          bool
@@ -62,7 +64,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	r := &runner{
 		o:    o,
 		base: strings.TrimRight(o.BaseURL, "/"),
-		rec:  newRecorder(),
+		rec:  newRecorder(len(o.Phases)),
 		// Fresh user ids must be new to the server, also across runs.
 		freshPrefix: "fresh-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-",
 	}
@@ -87,8 +89,12 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		close(progressDone)
 	}
 
+	var phaseWG sync.WaitGroup
+	stopPhases := r.enterPhases(start.Add(o.Warmup), &phaseWG)
 	end := r.schedule(ctx, start)
 	r.wg.Wait()
+	stopPhases()
+	phaseWG.Wait()
 	close(stopProgress)
 	<-progressDone
 
@@ -142,6 +148,49 @@ func (r *runner) prepareBodies() {
 	}
 }
 
+// phaseAt returns the index of the phase that off (into the measured time)
+// falls in, or -1 (no phases, or the warmup).
+func (r *runner) phaseAt(off time.Duration) int {
+	if off < 0 {
+		return -1
+	}
+	i := -1
+	for k, p := range r.o.Phases {
+		if p.At > off {
+			break
+		}
+		i = k
+	}
+	return i
+}
+
+// enterPhases calls each phase's Enter at its time after measureFrom, in
+// order, one at a time on one goroutine, until stop is called; wg counts
+// that goroutine.
+func (r *runner) enterPhases(measureFrom time.Time, wg *sync.WaitGroup) (stop func()) {
+	done := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		timer := time.NewTimer(time.Hour)
+		defer timer.Stop()
+		for _, p := range r.o.Phases {
+			if p.Enter == nil {
+				continue
+			}
+			timer.Reset(time.Until(measureFrom.Add(p.At)))
+			select {
+			case <-done:
+				return
+			case <-timer.C:
+			}
+			p.Enter()
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { close(done) }) }
+}
+
 // schedule issues requests on the fixed schedule until it ends or ctx does,
 // and returns when it stopped.
 func (r *runner) schedule(ctx context.Context, start time.Time) time.Time {
@@ -169,7 +218,7 @@ func (r *runner) schedule(ctx context.Context, start time.Time) time.Time {
 		} else if ctx.Err() != nil {
 			return time.Now()
 		}
-		j := job{intended: intended, measured: off >= o.Warmup}
+		j := job{intended: intended, measured: off >= o.Warmup, phase: r.phaseAt(off - o.Warmup)}
 		switch o.Scenario {
 		case ScenarioRecommend:
 			j.kind, j.user = kindRecommend, rng.IntN(o.Users)
@@ -196,7 +245,7 @@ func (r *runner) dispatch(ctx context.Context, j job) {
 	n := r.inFlight.Add(1)
 	if n > int64(r.o.MaxInFlight) {
 		r.inFlight.Add(-1)
-		r.rec.late(j.measured)
+		r.rec.late(j.measured, j.phase)
 		return
 	}
 	if n > int64(r.senders) {
@@ -204,7 +253,7 @@ func (r *runner) dispatch(ctx context.Context, j job) {
 		r.wg.Add(1)
 		go r.sender(ctx)
 	}
-	r.rec.sent(j.measured)
+	r.rec.sent(j.measured, j.phase)
 	r.jobs <- j
 }
 
@@ -220,7 +269,7 @@ func (r *runner) sender(ctx context.Context) {
 		case kindFreshness:
 			out = r.freshness(ctx, j)
 		}
-		out.measured = j.measured
+		out.measured, out.phase = j.measured, j.phase
 		r.rec.done(out)
 		r.inFlight.Add(-1)
 	}
@@ -379,6 +428,8 @@ func (r *runner) progress(start, measureFrom time.Time, stop <-chan struct{}) {
 			phase := ""
 			if now.Before(measureFrom) {
 				phase = " (warmup)"
+			} else if i := r.phaseAt(now.Sub(measureFrom)); i >= 0 {
+				phase = " [" + r.o.Phases[i].Name + "]"
 			}
 			p99 := "-"
 			if len(p.window) > 0 {

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -13,18 +14,30 @@ import (
 type recorder struct {
 	mu sync.Mutex
 
-	// After the warmup only: these make the Result.
-	nSent, nOK, nErrors, nLate int64
-	latencies                  []time.Duration
-	errorsByStatus             map[int]int64
-	fallbacks                  map[string]int64
-	accepted                   int64
-	probes, visible            int64
-	fresh                      []time.Duration
+	// After the warmup only: these make the Result, and one per phase its
+	// Phases.
+	total  tally
+	phases []tally
 
 	// Whole run, warmup included: these feed the progress lines.
 	all    progressSnap
 	window []time.Duration // latencies completed since the last snapshot
+}
+
+// tally is what a Result is made of.
+type tally struct {
+	nSent, nOK, nErrors, nLate int64
+	latencies, okLatencies     []time.Duration
+	errorsByStatus             map[int]int64
+	fallbacks                  map[string]int64
+	degraded                   int64
+	accepted                   int64
+	probes, visible            int64
+	fresh                      []time.Duration
+}
+
+func newTally() tally {
+	return tally{errorsByStatus: map[int]int64{}, fallbacks: map[string]int64{}}
 }
 
 type progressSnap struct {
@@ -32,24 +45,37 @@ type progressSnap struct {
 	window                 []time.Duration
 }
 
-func newRecorder() *recorder {
-	return &recorder{errorsByStatus: map[int]int64{}, fallbacks: map[string]int64{}}
+// newRecorder returns a recorder for a run with phases phases (0: none).
+func newRecorder(phases int) *recorder {
+	c := &recorder{total: newTally()}
+	for range phases {
+		c.phases = append(c.phases, newTally())
+	}
+	return c
 }
 
-func (c *recorder) sent(measured bool) {
+// each calls f on the whole run's tally and on phase's, if any.
+func (c *recorder) each(phase int, f func(t *tally)) {
+	f(&c.total)
+	if phase >= 0 && phase < len(c.phases) {
+		f(&c.phases[phase])
+	}
+}
+
+func (c *recorder) sent(measured bool, phase int) {
 	c.mu.Lock()
 	c.all.sent++
 	if measured {
-		c.nSent++
+		c.each(phase, func(t *tally) { t.nSent++ })
 	}
 	c.mu.Unlock()
 }
 
-func (c *recorder) late(measured bool) {
+func (c *recorder) late(measured bool, phase int) {
 	c.mu.Lock()
 	c.all.late++
 	if measured {
-		c.nLate++
+		c.each(phase, func(t *tally) { t.nLate++ })
 	}
 	c.mu.Unlock()
 }
@@ -66,22 +92,30 @@ func (c *recorder) done(o outcome) {
 	if !o.measured {
 		return
 	}
-	c.latencies = append(c.latencies, o.latency)
+	c.each(o.phase, func(t *tally) { t.add(o) })
+}
+
+func (t *tally) add(o outcome) {
+	t.latencies = append(t.latencies, o.latency)
 	if o.ok {
-		c.nOK++
+		t.nOK++
+		t.okLatencies = append(t.okLatencies, o.latency)
 	} else {
-		c.nErrors++
-		c.errorsByStatus[o.status]++
+		t.nErrors++
+		t.errorsByStatus[o.status]++
 	}
 	if o.hasFallback {
-		c.fallbacks[o.fallback]++
+		t.degraded++
+		for name := range strings.SplitSeq(o.fallback, ",") {
+			t.fallbacks[name]++
+		}
 	}
-	c.accepted += o.accepted
+	t.accepted += o.accepted
 	if o.probe {
-		c.probes++
+		t.probes++
 		if o.visible {
-			c.visible++
-			c.fresh = append(c.fresh, o.fresh)
+			t.visible++
+			t.fresh = append(t.fresh, o.fresh)
 		}
 	}
 }
@@ -97,40 +131,59 @@ func (c *recorder) snapshot() progressSnap {
 	return p
 }
 
-// result summarises the measured part of a run that lasted measured.
+// result summarises the measured part of a run that lasted measured, with
+// one Result per phase of o.Phases (each lasting its share of measured).
 func (c *recorder) result(o Options, measured time.Duration) Result {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	r := c.total.result(o, measured)
+	for i := range c.phases {
+		end := measured
+		if i+1 < len(o.Phases) {
+			end = min(o.Phases[i+1].At, measured)
+		}
+		p := c.phases[i].result(o, max(end-min(o.Phases[i].At, measured), 0))
+		p.Phase = o.Phases[i].Name
+		r.Phases = append(r.Phases, p)
+	}
+	return r
+}
+
+func (t *tally) result(o Options, measured time.Duration) Result {
 	r := Result{
 		Scenario:       o.Scenario,
 		Rate:           o.Rate,
 		Duration:       measured,
 		Warmup:         o.Warmup,
 		MaxInFlight:    o.MaxInFlight,
-		Sent:           c.nSent,
-		OK:             c.nOK,
-		Errors:         c.nErrors,
-		Late:           c.nLate,
-		ErrorsByStatus: maps.Clone(c.errorsByStatus),
-		Fallbacks:      maps.Clone(c.fallbacks),
-		Accepted:       c.accepted,
-		Samples:        int64(len(c.latencies)),
+		Sent:           t.nSent,
+		OK:             t.nOK,
+		Errors:         t.nErrors,
+		Late:           t.nLate,
+		ErrorsByStatus: maps.Clone(t.errorsByStatus),
+		Fallbacks:      maps.Clone(t.fallbacks),
+		Degraded:       t.degraded,
+		Accepted:       t.accepted,
+		Samples:        int64(len(t.latencies)),
 	}
 	if s := measured.Seconds(); s > 0 {
-		r.Throughput = float64(c.nOK) / s
-		r.EventsPerSec = float64(c.accepted) / s
+		r.Throughput = float64(t.nOK) / s
+		r.EventsPerSec = float64(t.accepted) / s
 	}
-	lat := slices.Clone(c.latencies)
+	lat := slices.Clone(t.latencies)
 	slices.Sort(lat)
 	r.P50, r.P95, r.P99, r.P999 = percentile(lat, 0.50), percentile(lat, 0.95), percentile(lat, 0.99), percentile(lat, 0.999)
 	r.Max = percentile(lat, 1)
+	ok := slices.Clone(t.okLatencies)
+	slices.Sort(ok)
+	r.OKP50, r.OKP95, r.OKP99, r.OKMax = percentile(ok, 0.50), percentile(ok, 0.95), percentile(ok, 0.99), percentile(ok, 1)
 	if o.Scenario == ScenarioFreshness {
-		fresh := slices.Clone(c.fresh)
+		fresh := slices.Clone(t.fresh)
 		slices.Sort(fresh)
 		r.Freshness = &FreshnessResult{
-			Probes:     c.probes,
-			Visible:    c.visible,
-			NotVisible: c.probes - c.visible,
+			Probes:     t.probes,
+			Visible:    t.visible,
+			NotVisible: t.probes - t.visible,
 			P50:        percentile(fresh, 0.50),
 			P95:        percentile(fresh, 0.95),
 			P99:        percentile(fresh, 0.99),

@@ -47,7 +47,7 @@ func TestPercentile(t *testing.T) {
 }
 
 func TestRecorderResult(t *testing.T) {
-	rec := newRecorder()
+	rec := newRecorder(0)
 	// Shuffled 1..100ms samples, measured; plus warmup samples that must not count.
 	lat := make([]time.Duration, 100)
 	for i := range lat {
@@ -55,7 +55,7 @@ func TestRecorderResult(t *testing.T) {
 	}
 	rand.New(rand.NewPCG(1, 2)).Shuffle(len(lat), func(i, j int) { lat[i], lat[j] = lat[j], lat[i] })
 	for i, l := range lat {
-		rec.sent(true)
+		rec.sent(true, -1)
 		o := outcome{measured: true, latency: l, ok: i%10 != 0, status: 200}
 		if !o.ok {
 			o.status = 503
@@ -63,11 +63,11 @@ func TestRecorderResult(t *testing.T) {
 		rec.done(o)
 	}
 	for range 5 {
-		rec.sent(false)
+		rec.sent(false, -1)
 		rec.done(outcome{latency: time.Hour, status: 500})
-		rec.late(false)
+		rec.late(false, -1)
 	}
-	rec.late(true)
+	rec.late(true, -1)
 	r := rec.result(Options{Scenario: ScenarioRecommend, Rate: 101}, time.Second)
 	if r.Sent != 100 || r.OK != 90 || r.Errors != 10 || r.Late != 1 || r.Samples != 100 {
 		t.Errorf("counts sent/ok/errors/late/samples = %d/%d/%d/%d/%d, want 100/90/10/1/100", r.Sent, r.OK, r.Errors, r.Late, r.Samples)

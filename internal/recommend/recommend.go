@@ -4,6 +4,13 @@
 // and log the served list as an impression. Each stage's time is reported
 // through Hooks.
 //
+// Each stage has a time budget (Budgets) inside the request's deadline. A
+// stage that fails or runs out of time is replaced by its fallback, and the
+// response names every fallback taken (Response.Fallbacks). In-process work
+// that is CPU-bound cannot be pre-empted: the budget is checked between
+// stages and between models, and what does I/O (online store reads,
+// candidate sources) runs under a context deadline or is left behind.
+//
 // It owns no state and no HTTP: serve decodes requests and calls Service.
 package recommend
 
@@ -13,6 +20,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/recohq/reco/internal/candidate"
@@ -64,8 +73,51 @@ type Options struct {
 	// Precomputed, if set, returns a user's precomputed recommendations:
 	// served when the live path cannot answer.
 	Precomputed func(userID string) ([]Item, bool)
-	Now         func() time.Time
-	Hooks       Hooks
+	// Budgets bound each stage of a request; the zero value bounds none
+	// (offline evaluation, tests). Serving sets them (DefaultBudgets).
+	Budgets Budgets
+	Now     func() time.Time
+	Hooks   Hooks
+}
+
+// Budgets are the time budgets of a request's stages. A stage's deadline is
+// its start plus its budget, and never later than the request's own (the
+// context's). What is not done by then is replaced by its fallback:
+//
+//   - Features bounds the user's feature read and the candidates' product
+//     feature read together. A read that fails or is late is answered from
+//     the local cache ("feature_cache"); with nothing cached for the user,
+//     the request is served from precomputed or popular items.
+//   - Candidates bounds the candidate sources, which run concurrently. A
+//     source that fails or is not done by then is dropped from the request
+//     ("source_" + its name); the others are kept.
+//   - Scoring bounds the model chain. Once it is spent no further model is
+//     tried and the rule-based ranker scores ("rule_based_ranker"). A model
+//     is told through its context; an in-process model that ignores it
+//     finishes, and its scores are used.
+//   - Rerank bounds the business rules, the popular fill (its product read
+//     falls back to the cache) and explanations: past it, items after the
+//     first are served without one ("explain_partial").
+//
+// A zero or negative budget bounds nothing: only the context's deadline
+// bounds that stage. Wall-clock budgets make answers depend on load, so
+// they are for serving, not for offline evaluation.
+type Budgets struct {
+	Features, Candidates, Scoring, Rerank time.Duration
+}
+
+// DefaultBudgets are the serving defaults: 15, 15, 15 and 5 ms, 50 ms in
+// all, the default request deadline.
+var DefaultBudgets = Budgets{Features: 15 * time.Millisecond, Candidates: 15 * time.Millisecond,
+	Scoring: 15 * time.Millisecond, Rerank: 5 * time.Millisecond}
+
+// within returns ctx bounded by start+budget; a budget <= 0 leaves ctx's
+// own deadline.
+func within(ctx context.Context, start time.Time, budget time.Duration) (context.Context, context.CancelFunc) {
+	if budget <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithDeadline(ctx, start.Add(budget))
 }
 
 // Service answers requests. It is safe for concurrent use.
@@ -139,6 +191,9 @@ type Request struct {
 	// NoLog serves without logging an impression (precomputation: nothing
 	// is shown yet).
 	NoLog bool
+	// NoBudgets lifts the stage budgets (batch work such as
+	// precomputation): only ctx's deadline bounds the request.
+	NoBudgets bool
 }
 
 // Strategy changes how one request is served (an experiment arm); zero
@@ -182,13 +237,21 @@ type Response struct {
 	RequestID    string
 	Items        []Item
 	ModelVersion string
-	Fallback     string // "" when the full path served
-	Candidates   int
-	Experiment   string
-	Variant      string
+	// Fallbacks names every fallback taken, in stage order, each once:
+	// feature_cache, source_NAME, previous_model, rule_based_ranker,
+	// explain_partial; or alone popular, precomputed or no_candidates.
+	// Fallback is them joined with ","; both are empty when the full path
+	// served.
+	Fallbacks  []string
+	Fallback   string
+	Candidates int
+	Experiment string
+	Variant    string
 }
 
-// Recommend answers one request.
+// Recommend answers one request, within the request's deadline and each
+// stage's budget (see Budgets). It returns an error only for a request it
+// cannot answer at all; a degraded answer names its fallbacks.
 func (s *Service) Recommend(ctx context.Context, req Request) (*Response, error) {
 	n := req.N
 	if n <= 0 {
@@ -200,18 +263,32 @@ func (s *Service) Recommend(ctx context.Context, req Request) (*Response, error)
 	now := s.opt.Now()
 	nowMs := now.UnixMilli()
 	fo := &s.opt.Features
+	b := s.opt.Budgets
+	if req.NoBudgets {
+		b = Budgets{}
+	}
+	resp := &Response{RequestID: newRequestID(), Experiment: req.Experiment, Variant: req.Variant}
 
 	t0 := time.Now()
-	user, degraded, ok := s.readUser(ctx, req.UserID, now)
+	fctx, cancel := within(ctx, t0, b.Features)
+	defer cancel()
+	user, cached, ok := s.readUser(fctx, req.UserID, now)
 	if !ok {
 		// No features at all: precomputed recommendations, else popular.
-		return s.degrade(ctx, req, n, now)
+		return s.degrade(fctx, req, n, now)
+	}
+	if cached {
+		s.take(resp, "feature_cache")
 	}
 	var topCats []feature.CatAffinity
 	if user != nil {
 		topCats = user.TopCategories(5, nowMs, fo)
 	}
 	t1 := s.stage("features", t0)
+	if ctx.Err() != nil {
+		// The request's deadline passed while reading: nothing else fits.
+		return s.degrade(ctx, req, n, now)
+	}
 
 	ix := s.store.Index()
 	in := &candidate.Input{User: user, TopCats: topCats, SessionID: req.SessionID, Now: nowMs, Index: ix}
@@ -219,34 +296,7 @@ func (s *Service) Recommend(ctx context.Context, req Request) (*Response, error)
 	if st == nil {
 		st = &Strategy{}
 	}
-	lists := make([][]candidate.Candidate, 0, len(s.opt.Sources))
-	for _, src := range s.opt.Sources {
-		w, weighted := st.SourceWeights[src.Name()]
-		if st.PopularOnly && src.Name() != candidate.SrcPopular || weighted && w <= 0 {
-			continue
-		}
-		k := s.opt.PerSource
-		switch src.Name() {
-		case candidate.SrcPopular, candidate.SrcTrending:
-			k = min(k, 40) // the same for everyone: the ranker sees enough of them
-		}
-		l, err := src.Candidates(ctx, in, k)
-		if err != nil {
-			s.fallback("source_" + src.Name())
-			continue
-		}
-		if h := s.opt.Hooks.OnSource; h != nil {
-			h(src.Name(), len(l))
-		}
-		if weighted && w != 1 {
-			k := candidate.SourceIndex(src.Name())
-			for i := range l {
-				l[i].Scores[k] *= float32(w)
-			}
-		}
-		lists = append(lists, l)
-	}
-	cands := candidate.Merge(lists...)
+	cands := candidate.Merge(s.gather(ctx, t1, b.Candidates, in, st, resp)...)
 	t2 := s.stage("candidates", t1)
 
 	ids := make([]string, len(cands))
@@ -254,19 +304,26 @@ func (s *Service) Recommend(ctx context.Context, req Request) (*Response, error)
 		ids[i] = c.ID
 	}
 	products := make([]*feature.Product, len(cands))
-	if !s.readProducts(ctx, ids, products, now) {
-		return s.degrade(ctx, req, n, now)
+	// The product read gets what the user read left of the features budget.
+	left := b.Features
+	if left > 0 {
+		// At least 1ns: what is spent stays spent (0 would mean none).
+		left = max(1, left-t1.Sub(t0))
+	}
+	pctx, cancel := within(ctx, t2, left)
+	defer cancel()
+	cached, ok = s.readProducts(pctx, ids, products, now)
+	if !ok {
+		return s.degrade(pctx, req, n, now)
+	}
+	if cached {
+		s.take(resp, "feature_cache")
 	}
 	t3 := s.stage("product_features", t2)
 
 	slate := &rank.Slate{User: user, TopCats: topCats, Now: nowMs, Items: cands, Products: products, MaxPop: ix.MaxPop, Opt: fo}
 	rank.BuildVectors(slate)
-	resp := &Response{RequestID: newRequestID(), Candidates: len(cands), Experiment: req.Experiment, Variant: req.Variant}
-	if degraded {
-		resp.Fallback = "feature_cache"
-		s.fallback(resp.Fallback)
-	}
-	var ranker rank.Ranker
+	resp.Candidates = len(cands)
 	chain := s.opt.Rankers(req.UserID)
 	switch {
 	case st.PopularOnly:
@@ -274,28 +331,12 @@ func (s *Service) Recommend(ctx context.Context, req Request) (*Response, error)
 	case st.Rankers != nil:
 		chain = st.Rankers
 	}
-	for i, r := range chain {
-		if err := r.Score(ctx, slate); err == nil && finite(slate.Scores) {
-			ranker = r
-			if i > 0 {
-				resp.Fallback = "previous_model"
-				s.fallback(resp.Fallback)
-			}
-			break
-		}
-	}
-	if ranker == nil {
-		if len(chain) > 0 {
-			resp.Fallback = "rule_based_ranker"
-			s.fallback(resp.Fallback)
-		}
-		ranker = s.rules
-		slate.Scores = nil
-		_ = ranker.Score(ctx, slate)
-	}
+	ranker := s.score(ctx, t3, b.Scoring, chain, slate, resp)
 	resp.ModelVersion = ranker.Version()
 	t4 := s.stage("score", t3)
 
+	rctx, cancel := within(ctx, t4, b.Rerank)
+	defer cancel()
 	excluded := make(map[string]bool, len(req.Exclude))
 	for _, id := range req.Exclude {
 		excluded[id] = true
@@ -325,7 +366,10 @@ func (s *Service) Recommend(ctx context.Context, req Request) (*Response, error)
 	out := rerank.Apply(items, nil, n, ro)
 	if len(out) < n {
 		// Short after the rules: fill from further down the popular list.
-		fill, fillProducts := s.fillers(ix, cands, 4*n)
+		fill, fillProducts, cached := s.fillers(rctx, ix, cands, 4*n)
+		if cached {
+			s.take(resp, "feature_cache")
+		}
 		base := len(products)
 		products = append(products, fillProducts...)
 		for i := range fill {
@@ -334,15 +378,16 @@ func (s *Service) Recommend(ctx context.Context, req Request) (*Response, error)
 		}
 		out = rerank.Apply(items, fill, n, ro)
 	}
-	if len(cands) == 0 && resp.Fallback == "" {
-		resp.Fallback = "no_candidates"
+	if len(cands) == 0 && len(resp.Fallbacks) == 0 {
+		resp.Fallbacks = append(resp.Fallbacks, "no_candidates")
 	}
 	resp.Items = make([]Item, len(out))
 	im := &event.Impression{
 		RequestID: resp.RequestID, UserID: req.UserID, SessionID: req.SessionID,
-		ModelVersion: resp.ModelVersion, Fallback: resp.Fallback, Time: nowMs, Experiment: req.Experiment, Variant: req.Variant,
+		ModelVersion: resp.ModelVersion, Time: nowMs, Experiment: req.Experiment, Variant: req.Variant,
 		FeatureNames: rank.FeatureNames, Items: make([]event.ImpressionItem, len(out)),
 	}
+	explained := 0
 	for i, it := range out {
 		p := products[it.Index]
 		price := p.Price
@@ -354,14 +399,23 @@ func (s *Service) Recommend(ctx context.Context, req Request) (*Response, error)
 			reason = rank.Reason(slate, it.Index)
 		}
 		resp.Items[i] = Item{ProductID: it.ID, Score: round6(it.Score), Category: it.Category, Price: price, Source: it.Source, Reason: reason}
-		if req.Explain && it.Index < len(slate.Items) {
+		// Explanations are CPU-bound (TreeSHAP: milliseconds an item for a
+		// large model): the first item always, the others while the
+		// rerank budget lasts.
+		if req.Explain && it.Index < len(slate.Items) && (explained == 0 || rctx.Err() == nil) {
 			resp.Items[i].Explanation = explain(ranker, slate, it.Index)
+			explained++
 		}
 		im.Items[i] = event.ImpressionItem{ProductID: it.ID, Source: it.Source, Position: int32(i), Score: float32(it.Score)}
 		if it.Index < len(slate.Vectors) {
 			im.Items[i].Features = slate.Vectors[it.Index]
 		}
 	}
+	if req.Explain && explained < explainable(out, len(slate.Items)) {
+		s.take(resp, "explain_partial")
+	}
+	resp.Fallback = strings.Join(resp.Fallbacks, ",")
+	im.Fallback = resp.Fallback
 	s.stage("rerank", t4)
 	if h := s.opt.Hooks.OnDone; h != nil {
 		h(time.Since(t0))
@@ -372,10 +426,146 @@ func (s *Service) Recommend(ctx context.Context, req Request) (*Response, error)
 	return resp, nil
 }
 
-// readUser reads the user's features. From a FallibleStore, a failure is
-// answered from the local cache (degraded); ok is false when neither has
-// an answer. An unknown user is ok with a nil user.
-func (s *Service) readUser(ctx context.Context, id string, now time.Time) (u *feature.User, degraded, ok bool) {
+// explainable counts the served items that can have an explanation (those
+// ranked by the slate, not fillers).
+func explainable(out []rerank.Item, ranked int) int {
+	k := 0
+	for _, it := range out {
+		if it.Index < ranked {
+			k++
+		}
+	}
+	return k
+}
+
+// gather runs the candidate sources concurrently, each under budget from
+// start, and returns the lists of those done in time, in source order. A
+// source that fails, or is not done by the deadline, is dropped from this
+// request and named in resp; a late one finishes in the background and its
+// list is discarded.
+func (s *Service) gather(ctx context.Context, start time.Time, budget time.Duration, in *candidate.Input, st *Strategy, resp *Response) [][]candidate.Candidate {
+	type job struct {
+		src      candidate.Source
+		k        int
+		w        float64
+		weighted bool
+	}
+	jobs := make([]job, 0, len(s.opt.Sources))
+	for _, src := range s.opt.Sources {
+		w, weighted := st.SourceWeights[src.Name()]
+		if st.PopularOnly && src.Name() != candidate.SrcPopular || weighted && w <= 0 {
+			continue
+		}
+		k := s.opt.PerSource
+		switch src.Name() {
+		case candidate.SrcPopular, candidate.SrcTrending:
+			k = min(k, 40) // the same for everyone: the ranker sees enough of them
+		}
+		jobs = append(jobs, job{src, k, w, weighted})
+	}
+	cctx, cancel := within(ctx, start, budget)
+	defer cancel()
+	type result struct {
+		i   int
+		l   []candidate.Candidate
+		err error
+	}
+	// Buffered: a source left behind never blocks on sending.
+	results := make(chan result, len(jobs))
+	for i, j := range jobs {
+		go func() {
+			l, err := j.src.Candidates(cctx, in, j.k)
+			results <- result{i, l, err}
+		}()
+	}
+	lists := make([][]candidate.Candidate, len(jobs))
+	done := make([]bool, len(jobs))
+	failed := make([]bool, len(jobs))
+	take := func(r result) {
+		done[r.i] = true
+		if r.err != nil {
+			failed[r.i] = true
+			return
+		}
+		lists[r.i] = r.l
+	}
+wait:
+	for pending := len(jobs); pending > 0; pending-- {
+		select {
+		case r := <-results:
+			take(r)
+		case <-cctx.Done():
+			for { // what finished meanwhile is still in time
+				select {
+				case r := <-results:
+					take(r)
+				default:
+					break wait
+				}
+			}
+		}
+	}
+	out := lists[:0]
+	for i, j := range jobs {
+		name := j.src.Name()
+		if !done[i] || failed[i] {
+			s.take(resp, "source_"+name)
+			continue
+		}
+		l := lists[i]
+		if h := s.opt.Hooks.OnSource; h != nil {
+			h(name, len(l))
+		}
+		if k := candidate.SourceIndex(name); j.weighted && j.w != 1 && k >= 0 {
+			for c := range l {
+				l[c].Scores[k] *= float32(j.w)
+			}
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// score ranks slate with the first model of chain that succeeds within
+// budget from start, else with the rule-based ranker, and returns the
+// ranker that scored. Models run in this goroutine: one that ignores its
+// context is not pre-empted, but no further model is tried once the budget
+// is spent.
+func (s *Service) score(ctx context.Context, start time.Time, budget time.Duration, chain []rank.Ranker, slate *rank.Slate, resp *Response) rank.Ranker {
+	sctx, cancel := within(ctx, start, budget)
+	defer cancel()
+	for i, r := range chain {
+		if sctx.Err() != nil {
+			break
+		}
+		if err := r.Score(sctx, slate); err == nil && finite(slate.Scores) {
+			if i > 0 {
+				s.take(resp, "previous_model")
+			}
+			return r
+		}
+	}
+	if len(chain) > 0 {
+		s.take(resp, "rule_based_ranker")
+	}
+	slate.Scores = nil
+	_ = s.rules.Score(ctx, slate)
+	return s.rules
+}
+
+// take records a fallback in resp (once) and reports it to the hook.
+func (s *Service) take(resp *Response, name string) {
+	if slices.Contains(resp.Fallbacks, name) {
+		return
+	}
+	resp.Fallbacks = append(resp.Fallbacks, name)
+	s.fallback(name)
+}
+
+// readUser reads the user's features. From a FallibleStore, a failed or
+// late read is answered from the local cache (cached); ok is false when
+// neither has an answer. An unknown user is ok with a nil user.
+func (s *Service) readUser(ctx context.Context, id string, now time.Time) (u *feature.User, cached, ok bool) {
 	if s.fallible == nil {
 		u, _ = s.store.User(id)
 		return u, false, true
@@ -393,35 +583,36 @@ func (s *Service) readUser(ctx context.Context, id string, now time.Time) (u *fe
 	return nil, true, false
 }
 
-// readProducts reads product features, from the cache for a failed read;
-// false when too few (under half) are known.
-func (s *Service) readProducts(ctx context.Context, ids []string, out []*feature.Product, now time.Time) bool {
+// readProducts reads product features into out; from a FallibleStore whose
+// read fails or is late, from the local cache (cached). ok is false when
+// too few (under half) are known then.
+func (s *Service) readProducts(ctx context.Context, ids []string, out []*feature.Product, now time.Time) (cached, ok bool) {
 	if s.fallible == nil {
 		s.store.Products(ids, out)
-		return true
+		return false, true
 	}
 	if err := s.fallible.ReadProducts(ctx, ids, out); err == nil {
 		s.cache.putProducts(out, now)
-		return true
+		return false, true
 	}
-	return 2*s.cache.productsInto(ids, out, now) >= len(ids)
+	return true, 2*s.cache.productsInto(ids, out, now) >= len(ids)
 }
 
 // degrade answers without the live path: the user's precomputed
-// recommendations, else the most popular products (details from the local
-// cache when the store is down). The response names the fallback.
+// recommendations, else the most popular products (details read under
+// ctx, else from the local cache). The response names the fallback.
 func (s *Service) degrade(ctx context.Context, req Request, n int, now time.Time) (*Response, error) {
 	resp := &Response{RequestID: newRequestID(), ModelVersion: "none", Experiment: req.Experiment, Variant: req.Variant}
 	if s.opt.Precomputed != nil {
 		if items, ok := s.opt.Precomputed(req.UserID); ok && len(items) > 0 {
+			s.take(resp, "precomputed")
 			resp.Fallback, resp.ModelVersion = "precomputed", "precomputed"
 			resp.Items = items[:min(n, len(items))]
-			s.fallback(resp.Fallback)
 			return resp, nil
 		}
 	}
+	s.take(resp, "popular")
 	resp.Fallback, resp.ModelVersion = "popular", rank.PopularityVersion
-	s.fallback(resp.Fallback)
 	ix := s.store.Index()
 	ids := make([]string, 0, 4*n)
 	for _, g := range ix.Global {
@@ -431,9 +622,7 @@ func (s *Service) degrade(ctx context.Context, req Request, n int, now time.Time
 		ids = append(ids, g.ID)
 	}
 	ps := make([]*feature.Product, len(ids))
-	if !s.readProducts(ctx, ids, ps, now) {
-		s.cache.productsInto(ids, ps, now)
-	}
+	s.readProducts(ctx, ids, ps, now)
 	for i, id := range ids {
 		if len(resp.Items) == n {
 			break
@@ -451,8 +640,9 @@ func (s *Service) degrade(ctx context.Context, req Request, n int, now time.Time
 }
 
 // fillers returns up to k popular products not among cands, as rerank
-// items indexed into the returned products.
-func (s *Service) fillers(ix *memstore.Index, cands []candidate.Candidate, k int) ([]rerank.Item, []*feature.Product) {
+// items indexed into the returned products, read under ctx (cached: from
+// the local cache).
+func (s *Service) fillers(ctx context.Context, ix *memstore.Index, cands []candidate.Candidate, k int) ([]rerank.Item, []*feature.Product, bool) {
 	have := make(map[string]bool, len(cands))
 	for _, c := range cands {
 		have[c.ID] = true
@@ -467,7 +657,7 @@ func (s *Service) fillers(ix *memstore.Index, cands []candidate.Candidate, k int
 		}
 	}
 	products := make([]*feature.Product, len(ids))
-	s.readProducts(context.Background(), ids, products, s.opt.Now())
+	cached, _ := s.readProducts(ctx, ids, products, s.opt.Now())
 	items := make([]rerank.Item, 0, len(ids))
 	for i, p := range products {
 		if p == nil {
@@ -476,7 +666,7 @@ func (s *Service) fillers(ix *memstore.Index, cands []candidate.Candidate, k int
 		items = append(items, rerank.Item{ID: p.ID, Category: p.Category, Source: candidate.SrcPopular,
 			Reason: "popular right now", InStock: p.InStock(), Promoted: p.Promoted, Index: i})
 	}
-	return items, products
+	return items, products, cached
 }
 
 // explain returns the top contributions of a model's score, or for the
