@@ -147,6 +147,7 @@ type recResponse struct {
 	UserID          json.RawMessage `json:"user_id"`
 	RequestID       string          `json:"request_id"`
 	ModelVersion    string          `json:"model_version"`
+	Fallback        string          `json:"fallback"`
 	LatencyMs       float64         `json:"latency_ms"`
 	Recommendations []struct {
 		ProductID string  `json:"product_id"`

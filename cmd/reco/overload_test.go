@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"sync"
@@ -83,5 +84,53 @@ func TestOverloadShedsLowPriorityFirst(t *testing.T) {
 		if !(highRate < lowRate) {
 			t.Errorf("high priority shed %.0f%%, low %.0f%%: low must go first", 100*highRate, 100*lowRate)
 		}
+	}
+}
+
+// TestOverloadServesDegradedLists: with limits.overload_fallback (the
+// default), a spike beyond the limit gets popular (or precomputed) lists
+// marked "overload" instead of 503s, for normal priority.
+func TestOverloadServesDegradedLists(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Limits.AdmissionMax = 4
+	s := startServer(t, cfg)
+	postHistory(t, s.URL, 2000)
+	s.settle()
+	var degraded, full, shed, bad atomic.Int64
+	var wg sync.WaitGroup
+	for round := 0; round < 5 && degraded.Load() == 0; round++ {
+		for w := 0; w < 120; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 10; i++ {
+					resp, err := http.Post(s.URL+"/v1/recommend", "application/json", strings.NewReader(`{"user_id":"u1","num_recommendations":5}`))
+					if err != nil {
+						continue // a connection the client dropped
+					}
+					var out recResponse
+					dec := json.NewDecoder(resp.Body).Decode(&out)
+					resp.Body.Close()
+					switch {
+					case resp.StatusCode == 503:
+						shed.Add(1)
+					case resp.StatusCode != 200 || dec != nil || len(out.Recommendations) == 0:
+						bad.Add(1)
+					case strings.HasPrefix(out.Fallback, "overload,"):
+						degraded.Add(1)
+					default:
+						full.Add(1)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	t.Logf("full %d, degraded %d, shed %d, bad %d", full.Load(), degraded.Load(), shed.Load(), bad.Load())
+	if bad.Load() != 0 {
+		t.Errorf("%d answers were neither a list nor a clean 503", bad.Load())
+	}
+	if degraded.Load() == 0 {
+		t.Fatal("no request beyond the limit got the overload answer in 5 rounds")
 	}
 }

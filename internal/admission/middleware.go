@@ -2,6 +2,7 @@ package admission
 
 import (
 	"net/http"
+	"sync/atomic"
 )
 
 // PriorityHeader is the request header PriorityFromHeader reads.
@@ -37,11 +38,7 @@ func (l *Limiter) Middleware(next http.Handler, prio func(*http.Request) Priorit
 		p := prio(r)
 		release, ok := l.Acquire(p)
 		if !ok {
-			h := w.Header()
-			h.Set("Content-Type", "application/json")
-			h.Set("Retry-After", "1")
-			w.WriteHeader(http.StatusServiceUnavailable)
-			w.Write(shedBody[p.index()])
+			l.refuse(w, p)
 			return
 		}
 		sw := &statusWriter{ResponseWriter: w}
@@ -50,6 +47,51 @@ func (l *Limiter) Middleware(next http.Handler, prio func(*http.Request) Priorit
 		next.ServeHTTP(sw, r)
 		failed = sw.code >= 500
 	})
+}
+
+// WithOverflow is Middleware, except that a request of normal or high
+// priority that l does not admit is answered by overflow instead of a 503,
+// while fewer than maxOverflow requests are in overflow: overflow is the
+// cheap degraded answer of a traffic spike (for recommend, precomputed or
+// popular items, with no online-store round trip), so a spike costs
+// quality, not availability. Low priority and whatever exceeds maxOverflow
+// are shed with 503 as in Middleware. Overflow requests do not count
+// toward the limit or its latency; Hooks.OnShed still sees them (they are
+// beyond the limit), and overflow reports them as it answers.
+func (l *Limiter) WithOverflow(next, overflow http.Handler, prio func(*http.Request) Priority, maxOverflow int) http.Handler {
+	if prio == nil {
+		prio = PriorityFromHeader
+	}
+	var inOverflow atomic.Int64
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := prio(r)
+		release, ok := l.Acquire(p)
+		if ok {
+			sw := &statusWriter{ResponseWriter: w}
+			failed := true
+			defer func() { release(failed) }()
+			next.ServeHTTP(sw, r)
+			failed = sw.code >= 500
+			return
+		}
+		if p != Low && inOverflow.Add(1) <= int64(maxOverflow) {
+			defer inOverflow.Add(-1)
+			overflow.ServeHTTP(w, r)
+			return
+		} else if p != Low {
+			inOverflow.Add(-1)
+		}
+		l.refuse(w, p)
+	})
+}
+
+// refuse answers 503 with Retry-After.
+func (l *Limiter) refuse(w http.ResponseWriter, p Priority) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Retry-After", "1")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	w.Write(shedBody[p.index()])
 }
 
 // statusWriter remembers the status code next wrote.

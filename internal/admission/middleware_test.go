@@ -140,3 +140,63 @@ func TestPriorityFromHeader(t *testing.T) {
 		}
 	}
 }
+
+// TestWithOverflow: beyond the limit, normal and high priority requests
+// get the overflow answer (while fewer than maxOverflow are in it), low
+// priority is shed, and overflow never counts toward the limit.
+func TestWithOverflow(t *testing.T) {
+	l := mustNew(t, Options{Initial: 10, Now: newClock().Now}) // Low 7, Normal 9, High 10
+	for range 10 {
+		l.Acquire(High) // full for every priority
+	}
+	inflight := l.Stats().InFlight
+	var nextCalls, overCalls int
+	block := make(chan struct{})
+	entered := make(chan struct{}, 4)
+	next := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { nextCalls++ })
+	over := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		overCalls++
+		if r.Header.Get("X-Block") != "" {
+			entered <- struct{}{}
+			<-block
+		}
+		w.Write([]byte("degraded"))
+	})
+	h := l.WithOverflow(next, over, nil, 1)
+	send := func(prio string, blockIt bool) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("POST", "/v1/recommend", strings.NewReader(`{}`))
+		req.Header.Set("X-Priority", prio)
+		if blockIt {
+			req.Header.Set("X-Block", "1")
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	if rec := send("normal", false); rec.Code != 200 || rec.Body.String() != "degraded" {
+		t.Fatalf("normal beyond the limit: %d %q, want the overflow answer", rec.Code, rec.Body)
+	}
+	if rec := send("high", false); rec.Code != 200 || rec.Body.String() != "degraded" {
+		t.Fatalf("high beyond the limit: %d %q, want the overflow answer", rec.Code, rec.Body)
+	}
+	if rec := send("low", false); rec.Code != 503 || rec.Header().Get("Retry-After") != "1" {
+		t.Fatalf("low beyond the limit: %d, want 503 with Retry-After", rec.Code)
+	}
+	// One request holds the only overflow place: the next is shed.
+	done := make(chan *httptest.ResponseRecorder)
+	go func() { done <- send("normal", true) }()
+	<-entered
+	if rec := send("high", false); rec.Code != 503 {
+		t.Fatalf("with overflow full: %d, want 503", rec.Code)
+	}
+	close(block)
+	if rec := <-done; rec.Code != 200 {
+		t.Fatalf("the blocked overflow request: %d", rec.Code)
+	}
+	if nextCalls != 0 || overCalls != 3 {
+		t.Fatalf("next called %d times, overflow %d; want 0 and 3", nextCalls, overCalls)
+	}
+	if got := l.Stats().InFlight; got != inflight {
+		t.Fatalf("in flight %d after overflow requests, want %d (overflow does not count)", got, inflight)
+	}
+}

@@ -9,8 +9,10 @@ import (
 
 // admit puts recommend and ingest behind adaptive concurrency limits:
 // beyond them requests are shed (503, Retry-After) before they queue, low
-// priority first.
-func (a *App) admit() func(route string, h http.Handler) http.Handler {
+// priority first; with limits.overload_fallback, recommend requests of
+// normal and high priority beyond the limit get the cheap precomputed or
+// popular answer instead.
+func (a *App) admit() func(route string, h, overflow http.Handler) http.Handler {
 	if !a.Config.Limits.Admission {
 		return nil
 	}
@@ -35,11 +37,18 @@ func (a *App) admit() func(route string, h http.Handler) http.Handler {
 		}
 		limiters[route] = l
 	}
-	return func(route string, h http.Handler) http.Handler {
-		if l := limiters[route]; l != nil {
+	return func(route string, h, overflow http.Handler) http.Handler {
+		l := limiters[route]
+		switch {
+		case l == nil:
+			return h
+		case overflow != nil && a.Config.Limits.OverloadFallback:
+			// A traffic spike gets precomputed or popular lists, not 503s,
+			// up to as many at once as the limit's ceiling.
+			return l.WithOverflow(h, overflow, nil, a.Config.Limits.AdmissionMax)
+		default:
 			return l.Middleware(h, nil)
 		}
-		return h
 	}
 }
 

@@ -189,6 +189,7 @@ type Limits struct {
 	RecommendLatency Duration `yaml:"recommend_latency" help:"latency above which the recommend limit shrinks"`
 	IngestLatency    Duration `yaml:"ingest_latency" help:"latency above which the ingest limit shrinks"`
 	AdmissionMax     int      `yaml:"admission_max" help:"largest concurrency limit"`
+	OverloadFallback bool     `yaml:"overload_fallback" help:"recommend requests beyond the limit (normal and high priority) get precomputed or popular items instead of 503"`
 }
 
 // Default returns the embedded defaults.
@@ -209,7 +210,8 @@ func Default() Config {
 		Recommend: Recommend{MaxPerCategory: 3, PromotedBoost: 1.1, MaxResults: 100, Timeout: Duration(50 * time.Millisecond),
 			PrecomputeSchedule: "0 3 * * *"},
 		Limits: Limits{MaxBodyBytes: 16 << 20, MaxBatch: 10000, Admission: true,
-			RecommendLatency: Duration(50 * time.Millisecond), IngestLatency: Duration(500 * time.Millisecond), AdmissionMax: 500},
+			RecommendLatency: Duration(50 * time.Millisecond), IngestLatency: Duration(500 * time.Millisecond), AdmissionMax: 500,
+			OverloadFallback: true},
 		Train: Train{Objective: "binary:logistic", AttributionWindow: Duration(time.Hour), SimilarItems: true},
 	}
 }

@@ -191,6 +191,11 @@ type Request struct {
 	// NoLog serves without logging an impression (precomputation: nothing
 	// is shown yet).
 	NoLog bool
+	// Overloaded asks for the traffic-spike answer: the user's precomputed
+	// list, else popular products, without reading the online store
+	// (admission control sends here what it cannot admit). Its fallback
+	// starts with "overload".
+	Overloaded bool
 	// NoBudgets lifts the stage budgets (batch work such as
 	// precomputation): only ctx's deadline bounds the request.
 	NoBudgets bool
@@ -261,6 +266,9 @@ func (s *Service) Recommend(ctx context.Context, req Request) (*Response, error)
 		n = s.opt.MaxResults
 	}
 	now := s.opt.Now()
+	if req.Overloaded {
+		return s.overloaded(req, n, now)
+	}
 	nowMs := now.UnixMilli()
 	fo := &s.opt.Features
 	b := s.opt.Budgets
@@ -596,6 +604,21 @@ func (s *Service) readProducts(ctx context.Context, ids []string, out []*feature
 		return false, true
 	}
 	return true, 2*s.cache.productsInto(ids, out, now) >= len(ids)
+}
+
+// overloaded is degrade with no online-store I/O: product details come
+// from the embedded store (memory) or the local cache only.
+func (s *Service) overloaded(req Request, n int, now time.Time) (*Response, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // an ended context: a remote store is not asked, its cache answers
+	s.fallback("overload")
+	resp, err := s.degrade(ctx, req, n, now)
+	if err != nil {
+		return nil, err
+	}
+	resp.Fallbacks = append([]string{"overload"}, resp.Fallbacks...)
+	resp.Fallback = strings.Join(resp.Fallbacks, ",")
+	return resp, nil
 }
 
 // degrade answers without the live path: the user's precomputed

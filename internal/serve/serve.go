@@ -64,8 +64,10 @@ type Options struct {
 	Analytics    http.Handler    // serves /v1/analytics/...; nil: none
 	FeatureViews func() any      // GET /v1/feature-views; nil: none
 	// Admit, if set, wraps a route's handler with admission control (load
-	// shedding); it is called for every route by name.
-	Admit      func(route string, h http.Handler) http.Handler
+	// shedding); it is called for every route by name. overflow, when not
+	// nil (recommend), answers the same request cheaply (precomputed or
+	// popular items, no online-store round trip) for a traffic spike.
+	Admit      func(route string, h, overflow http.Handler) http.Handler
 	IngestKeys []string // keys for events and products (admin keys work too); none: open
 	AdminKeys  []string // keys for admin endpoints; none: open
 }
@@ -159,7 +161,27 @@ func (w *statusWriter) WriteHeader(code int) {
 }
 
 func (s *Server) route(pattern, name string, h handler) {
-	var hh http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	hh := s.wrap(name, h)
+	if s.opt.Admit != nil {
+		var overflow http.Handler
+		if name == "recommend" {
+			overflow = s.wrap(name, func(w http.ResponseWriter, r *http.Request) error {
+				return s.postRecommend(w, r.WithContext(context.WithValue(r.Context(), overloadKey{}, true)))
+			})
+		}
+		hh = s.opt.Admit(name, hh, overflow)
+	}
+	s.mux.Handle(pattern, hh)
+}
+
+// overloadKey marks a recommend request that admission control sent to
+// the overflow path.
+type overloadKey struct{}
+
+// wrap turns h into a handler that limits the body, writes errors and
+// reports the request.
+func (s *Server) wrap(name string, h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 		if r.Body != nil {
@@ -172,10 +194,6 @@ func (s *Server) route(pattern, name string, h handler) {
 			hk(name, sw.code, time.Since(start))
 		}
 	})
-	if s.opt.Admit != nil {
-		hh = s.opt.Admit(name, hh)
-	}
-	s.mux.Handle(pattern, hh)
 }
 
 // statusOf is the one table from error kinds to HTTP status codes.
@@ -355,7 +373,8 @@ func (s *Server) postRecommend(w http.ResponseWriter, r *http.Request) error {
 		ctx, cancel = context.WithTimeout(ctx, s.opt.Timeout)
 		defer cancel()
 	}
-	rq := recommend.Request{UserID: req.UserID.S, Context: req.Context, N: n, Exclude: req.Exclude, Explain: req.Explain}
+	rq := recommend.Request{UserID: req.UserID.S, Context: req.Context, N: n, Exclude: req.Exclude, Explain: req.Explain,
+		Overloaded: ctx.Value(overloadKey{}) != nil}
 	if req.SessionID != nil {
 		rq.SessionID = *req.SessionID
 	}
