@@ -97,16 +97,27 @@ func (c CoVisitation) Candidates(_ context.Context, in *Input, n int) ([]Candida
 	acc := map[string]*agg{}
 	seen := map[string]bool{}
 	recent := in.User.Recent
-	for i, used := len(recent)-1, 0; i >= 0 && used < seeds; i-- {
-		r := recent[i]
-		if seen[r.Product] {
-			continue
+	var seedIDs []string
+	for i := len(recent) - 1; i >= 0 && len(seedIDs) < seeds; i-- {
+		if p := recent[i].Product; !seen[p] {
+			seen[p] = true
+			seedIDs = append(seedIDs, p)
 		}
-		seen[r.Product] = true
-		used++
+	}
+	// One round trip for every seed when the store can (Redis).
+	var lists [][]memstore.Scored
+	if bs, ok := c.Store.(CoVisitBatchReader); ok {
+		lists = bs.CoVisitedMany(seedIDs, per)
+	} else {
+		lists = make([][]memstore.Scored, len(seedIDs))
+		for i, id := range seedIDs {
+			lists[i] = c.Store.CoVisited(id, per)
+		}
+	}
+	for k, seed := range seedIDs {
 		// Newer seeds count more.
-		w := 1.0 / float64(used)
-		nb := c.Store.CoVisited(r.Product, per)
+		w := 1.0 / float64(k+1)
+		nb := lists[k]
 		if len(nb) == 0 {
 			continue
 		}
@@ -120,7 +131,7 @@ func (c CoVisitation) Candidates(_ context.Context, in *Input, n int) ([]Candida
 			}
 			a.score += v
 			if v > a.best {
-				a.best, a.via = v, r.Product
+				a.best, a.via = v, seed
 			}
 		}
 	}
@@ -145,6 +156,12 @@ func (c CoVisitation) Candidates(_ context.Context, in *Input, n int) ([]Candida
 // CoVisitReader reads co-visitation lists.
 type CoVisitReader interface {
 	CoVisited(id string, n int) []memstore.Scored
+}
+
+// CoVisitBatchReader reads several lists at once (a remote store: one
+// round trip); out[i] belongs to ids[i].
+type CoVisitBatchReader interface {
+	CoVisitedMany(ids []string, n int) [][]memstore.Scored
 }
 
 // History proposes items the user recently viewed, clicked or carted but

@@ -295,6 +295,15 @@ func (s *Store) Product(id string) (*feature.Product, bool) {
 	return out[0], out[0] != nil
 }
 
+// CoVisitedMany is CoVisited for several items: out[i] belongs to ids[i].
+func (s *Store) CoVisitedMany(ids []string, n int) [][]Scored {
+	out := make([][]Scored, len(ids))
+	for i, id := range ids {
+		out[i] = s.CoVisited(id, n)
+	}
+	return out
+}
+
 // CoVisited returns up to n items most often seen with id, strongest first.
 func (s *Store) CoVisited(id string, n int) []Scored {
 	sh := &s.covisit[s.shard(id)]

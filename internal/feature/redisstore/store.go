@@ -541,6 +541,66 @@ func (s *Store) CoVisited(id string, n int) []memstore.Scored {
 	return nb
 }
 
+// CoVisitedMany reads the neighbour lists of several items in one round
+// trip (one pipeline per node in a cluster): out[i] belongs to ids[i], nil
+// when unknown or unreadable.
+func (s *Store) CoVisitedMany(ids []string, n int) [][]memstore.Scored {
+	out := make([][]memstore.Scored, len(ids))
+	if len(ids) == 0 || s.br.Allow() != nil {
+		return out
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	cmds := make(rueidis.Commands, len(ids))
+	for i, id := range ids {
+		if s.opt.Partitioned {
+			cmds[i] = s.c.B().Hgetall().Key(s.covKey(id)).Build()
+		} else {
+			cmds[i] = s.c.B().Hget().Key(s.covKey(id)).Field("v").Build()
+		}
+	}
+	var failed error
+	for i, r := range s.c.DoMulti(ctx, cmds...) {
+		if s.opt.Partitioned {
+			m, err := r.AsStrMap()
+			if err != nil {
+				failed = err
+				continue
+			}
+			vs := contributions(m)
+			lists := make([][]memstore.Scored, 0, len(vs))
+			for _, v := range vs {
+				l, err := decodeScored([]byte(v))
+				if err != nil {
+					s.errs.Add(1)
+					continue
+				}
+				lists = append(lists, l)
+			}
+			out[i] = memstore.MergeScored(lists, n)
+			continue
+		}
+		b, err := r.AsBytes()
+		if err != nil {
+			if !rueidis.IsRedisNil(err) {
+				failed = err
+			}
+			continue
+		}
+		nb, err := decodeScored(b)
+		if err != nil {
+			s.errs.Add(1)
+			continue
+		}
+		out[i] = nb[:min(n, len(nb))]
+	}
+	if failed != nil {
+		s.errs.Add(1)
+	}
+	s.br.Done(failed)
+	return out
+}
+
 // Index returns the popularity index last loaded by RefreshIndex.
 func (s *Store) Index() *memstore.Index { return s.index.Load() }
 

@@ -119,6 +119,7 @@ func Run(t *testing.T, load Load) {
 		if len(st.CoVisited("nope", 10)) != 0 {
 			t.Error("neighbours of an unknown item")
 		}
+		checkBatch(t, st)
 	})
 	t.Run("popularity index", func(t *testing.T) {
 		want, got := ref.Index(), st.Index()
@@ -273,6 +274,7 @@ func RunPartitioned(t *testing.T, n int, load LoadPartitioned) {
 		if len(st.CoVisited("nope", 10)) != 0 {
 			t.Error("neighbours of an unknown item")
 		}
+		checkBatch(t, st)
 	})
 	t.Run("popularity index", func(t *testing.T) {
 		want, got := ref.Index(), st.Index()
@@ -333,4 +335,30 @@ func RunPartitioned(t *testing.T, n int, load LoadPartitioned) {
 			t.Errorf("max popularity %v, want at least %v", got.MaxPop, want.MaxPop)
 		}
 	})
+}
+
+// checkBatch: a store that reads several co-visitation lists at once
+// returns exactly what one read per item returns, in the order asked.
+func checkBatch(t *testing.T, st Store) {
+	t.Helper()
+	bs, ok := st.(interface {
+		CoVisitedMany(ids []string, n int) [][]memstore.Scored
+	})
+	if !ok {
+		return
+	}
+	var ids []string
+	for i := 0; i < 60; i += 2 {
+		ids = append(ids, fmt.Sprintf("p%d", i))
+	}
+	ids = append(ids, "nope", "p1")
+	got := bs.CoVisitedMany(ids, 7)
+	if len(got) != len(ids) {
+		t.Fatalf("CoVisitedMany returned %d lists for %d ids", len(got), len(ids))
+	}
+	for i, id := range ids {
+		if want := st.CoVisited(id, 7); !reflect.DeepEqual(got[i], want) && !(len(got[i]) == 0 && len(want) == 0) {
+			t.Errorf("CoVisitedMany[%d] (%s) = %v, CoVisited = %v", i, id, got[i], want)
+		}
+	}
 }
