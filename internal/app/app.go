@@ -747,9 +747,11 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		g.Go(func() error { return a.refreshIndex(gctx) })
 		g.Go(func() error { return a.retention(gctx) })
 		g.Go(func() error { return a.snapshotProducts(gctx) })
-		if spec := a.Config.Recommend.PrecomputeSchedule; spec != "" {
-			g.Go(func() error { return a.schedulePrecompute(gctx, spec) })
-		}
+	}
+	if spec := a.Config.Recommend.PrecomputeSchedule; spec != "" && a.Config.Role != "api" {
+		// Kafka: each stream worker precomputes its partitions' users
+		// into Redis, where every API replica reads them.
+		g.Go(func() error { return a.schedulePrecompute(gctx, spec) })
 	}
 	stopRedis := func() {}
 	if a.Redis != nil {

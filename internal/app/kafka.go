@@ -280,6 +280,17 @@ func (w *kafkaWorkers) ready() bool {
 	return true
 }
 
+// stores returns the online state of every partition running here.
+func (w *kafkaWorkers) stores() []*memstore.Store {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]*memstore.Store, 0, len(w.parts))
+	for _, pw := range w.parts {
+		out = append(out, pw.store)
+	}
+	return out
+}
+
 // owned counts the partitions running here.
 func (w *kafkaWorkers) owned() int {
 	w.mu.Lock()

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/gob"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -40,14 +41,46 @@ func (a *App) loadPrecomputed() {
 	a.pre.Store(&p)
 }
 
-// Precomputed returns a user's precomputed recommendations.
+// Precomputed returns a user's precomputed recommendations: from this
+// process's own set, else (Redis online store) from Redis, where the
+// precomputing process also wrote them for every API replica.
 func (a *App) Precomputed(userID string) ([]recommend.Item, bool) {
-	p := a.pre.Load()
-	if p == nil {
+	if p := a.pre.Load(); p != nil {
+		if items, ok := p.Items[userID]; ok {
+			return items, true
+		}
+	}
+	if a.Redis == nil {
 		return nil, false
 	}
-	items, ok := p.Items[userID]
-	return items, ok
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+	defer cancel()
+	b, ok, err := a.Redis.ReadPrecomputed(ctx, userID)
+	if err != nil || !ok {
+		return nil, false
+	}
+	var items []recommend.Item
+	if json.Unmarshal(b, &items) != nil {
+		return nil, false
+	}
+	return items, true
+}
+
+// precomputedTTL is how long precomputed lists stay in Redis: two daily
+// runs, so that one failed run leaves the previous lists in place.
+const precomputedTTL = 48 * time.Hour
+
+// activeUsers are the users active since t whose state this process keeps:
+// every user (embedded log), or those of the partitions it runs (Kafka).
+func (a *App) activeUsers(since int64) []string {
+	if a.kafka == nil {
+		return a.Store.ActiveUsers(since)
+	}
+	var out []string
+	for _, st := range a.kafka.stores() {
+		out = append(out, st.ActiveUsers(since)...)
+	}
+	return out
 }
 
 // PrecomputeStats summarises a precomputation.
@@ -62,7 +95,7 @@ type PrecomputeStats struct {
 // it to the data dir. progress (may be nil) is called now and then.
 func (a *App) Precompute(ctx context.Context, n, parallelism int, progress func(done, total int)) (PrecomputeStats, error) {
 	start := time.Now()
-	users := a.Store.ActiveUsers(a.now().Add(-30 * 24 * time.Hour).UnixMilli())
+	users := a.activeUsers(a.now().Add(-30 * 24 * time.Hour).UnixMilli())
 	out := make([][]recommend.Item, len(users))
 	var done, failed atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
@@ -107,6 +140,21 @@ func (a *App) Precompute(ctx context.Context, n, parallelism int, progress func(
 	f.Close()
 	if err := os.Rename(tmp, a.precomputedPath()); err != nil {
 		return PrecomputeStats{}, fmt.Errorf("precompute: %w", err)
+	}
+	if a.Redis != nil {
+		// For every API replica (and this process after a restart).
+		lists := make(map[string][]byte, len(p.Items))
+		for u, items := range p.Items {
+			if b, err := json.Marshal(items); err == nil {
+				lists[u] = b
+			}
+		}
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		err := a.Redis.WritePrecomputed(wctx, lists, precomputedTTL)
+		cancel()
+		if err != nil {
+			return PrecomputeStats{}, fmt.Errorf("precompute: write to redis: %w", err)
+		}
 	}
 	if progress != nil {
 		progress(len(users), len(users))

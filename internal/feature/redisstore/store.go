@@ -689,6 +689,51 @@ func (s *Store) Epoch(ctx context.Context) (string, error) {
 	return v, nil
 }
 
+func (s *Store) precomputedKey(user string) string { return s.opt.Prefix + "pre:{" + user + "}" }
+
+// WritePrecomputed stores each user's precomputed recommendations (an
+// opaque encoding) for ttl, pipelined; a later write replaces them.
+func (s *Store) WritePrecomputed(ctx context.Context, lists map[string][]byte, ttl time.Duration) error {
+	cmds := make(rueidis.Commands, 0, 512)
+	flush := func() error {
+		for _, r := range s.c.DoMulti(ctx, cmds...) {
+			if err := r.Error(); err != nil {
+				return reco.E("redisstore.WritePrecomputed", reco.Unavailable, err)
+			}
+		}
+		cmds = cmds[:0]
+		return nil
+	}
+	for u, v := range lists {
+		cmds = append(cmds, s.c.B().Set().Key(s.precomputedKey(u)).Value(rueidis.BinaryString(v)).Px(ttl).Build())
+		if len(cmds) == cap(cmds) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
+}
+
+// ReadPrecomputed returns a user's precomputed recommendations; ok is
+// false when there are none. Errors are reco.Unavailable (Redis down, or
+// the breaker open).
+func (s *Store) ReadPrecomputed(ctx context.Context, user string) (v []byte, ok bool, err error) {
+	if err := s.br.Allow(); err != nil {
+		return nil, false, reco.E("redisstore.ReadPrecomputed", reco.Unavailable, err)
+	}
+	b, err := s.c.Do(ctx, s.c.B().Get().Key(s.precomputedKey(user)).Build()).AsBytes()
+	if rueidis.IsRedisNil(err) {
+		s.br.Done(nil)
+		return nil, false, nil
+	}
+	s.br.Done(err)
+	if err != nil {
+		return nil, false, reco.E("redisstore.ReadPrecomputed", reco.Unavailable, err)
+	}
+	return b, true, nil
+}
+
 // SetEpoch sets the marker.
 func (s *Store) SetEpoch(ctx context.Context, v string) error {
 	if err := s.c.Do(ctx, s.c.B().Set().Key(s.epochKey()).Value(v).Build()).Error(); err != nil {
