@@ -29,18 +29,20 @@ func (a *App) exportRedis(ctx context.Context, rs *redisstore.Store, interval ti
 	// the whole state is written again.
 	epoch := fmt.Sprintf("%d", time.Now().UnixNano())
 	synced, lastCheck := false, time.Time{}
-	if src.partition >= 0 {
-		// A partition just (re)started: its previous owner may have died
-		// before exporting all that its checkpoint covers.
-		src.store.MarkAllDirty()
+	// In Kafka mode each partition's writer has its own marker. A partition
+	// that just (re)started writes its whole state first anyway: its
+	// previous owner may have died before exporting all that its
+	// checkpoint covers.
+	getEpoch, setEpoch := rs.Epoch, rs.SetEpoch
+	if p := src.partition; p >= 0 {
+		getEpoch = func(ctx context.Context) (string, error) { return rs.PartitionEpoch(ctx, p) }
+		setEpoch = func(ctx context.Context, v string) error { return rs.SetPartitionEpoch(ctx, p, v) }
 	}
 	flush := func(ctx context.Context) {
-		if src.partition >= 0 {
-			synced = true // TODO(kafka): a per-partition epoch marker, to notice a Redis that lost its data
-		} else if time.Since(lastCheck) > time.Second || !synced {
+		if time.Since(lastCheck) > time.Second || !synced {
 			lastCheck = time.Now()
 			cctx, cancel := context.WithTimeout(ctx, time.Second)
-			cur, err := rs.Epoch(cctx)
+			cur, err := getEpoch(cctx)
 			cancel()
 			if err != nil {
 				return // down: retry on the next tick
@@ -111,7 +113,7 @@ func (a *App) exportRedis(ctx context.Context, rs *redisstore.Store, interval ti
 		}
 		if !synced {
 			cctx, cancel := context.WithTimeout(ctx, time.Second)
-			if rs.SetEpoch(cctx, epoch) == nil {
+			if setEpoch(cctx, epoch) == nil {
 				synced = true
 			}
 			cancel()

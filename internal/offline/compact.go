@@ -174,8 +174,10 @@ func mergeFiles(files []*openFile, inputs string) ([]byte, error) {
 		}
 	}
 	var b bytes.Buffer
+	// The schema carries the inputs' encodings; dictMaxBytes bounds their
+	// dictionaries here as in encodeRows.
 	w := parquet.NewWriter(&b, schema, parquet.Compression(&parquet.Zstd), parquet.MaxRowsPerRowGroup(rowGroupRows),
-		parquet.KeyValueMetadata(inputsKey, inputs))
+		parquet.DictionaryMaxBytes(dictMaxBytes), parquet.KeyValueMetadata(inputsKey, inputs))
 	buf := make([]parquet.Row, 1024)
 	for _, f := range files {
 		for _, rg := range f.f.RowGroups() {

@@ -678,8 +678,26 @@ func (s *Store) epochKey() string { return s.opt.Prefix + "epoch" }
 
 // Epoch reads the marker a writer sets once Redis holds its whole state;
 // "" when missing (a new or restarted Redis that lost its data).
-func (s *Store) Epoch(ctx context.Context) (string, error) {
-	v, err := s.c.Do(ctx, s.c.B().Get().Key(s.epochKey()).Build()).ToString()
+func (s *Store) Epoch(ctx context.Context) (string, error) { return s.epochAt(ctx, s.epochKey()) }
+
+// PartitionEpoch is Epoch for the writer of one partition (the partitioned
+// layout: each writer notices on its own that Redis lost its keys).
+func (s *Store) PartitionEpoch(ctx context.Context, p int) (string, error) {
+	return s.epochAt(ctx, s.partEpochKey(p))
+}
+
+// SetPartitionEpoch sets partition p's marker.
+func (s *Store) SetPartitionEpoch(ctx context.Context, p int, v string) error {
+	if err := s.c.Do(ctx, s.c.B().Set().Key(s.partEpochKey(p)).Value(v).Build()).Error(); err != nil {
+		return reco.E("redisstore.SetPartitionEpoch", reco.Unavailable, err)
+	}
+	return nil
+}
+
+func (s *Store) partEpochKey(p int) string { return s.opt.Prefix + "epoch:p" + strconv.Itoa(p) }
+
+func (s *Store) epochAt(ctx context.Context, key string) (string, error) {
+	v, err := s.c.Do(ctx, s.c.B().Get().Key(key).Build()).ToString()
 	if rueidis.IsRedisNil(err) {
 		return "", nil
 	}
