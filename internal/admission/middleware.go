@@ -2,7 +2,6 @@ package admission
 
 import (
 	"net/http"
-	"sync/atomic"
 )
 
 // PriorityHeader is the request header PriorityFromHeader reads.
@@ -50,19 +49,20 @@ func (l *Limiter) Middleware(next http.Handler, prio func(*http.Request) Priorit
 }
 
 // WithOverflow is Middleware, except that a request of normal or high
-// priority that l does not admit is answered by overflow instead of a 503,
-// while fewer than maxOverflow requests are in overflow: overflow is the
-// cheap degraded answer of a traffic spike (for recommend, precomputed or
-// popular items, with no online-store round trip), so a spike costs
-// quality, not availability. Low priority and whatever exceeds maxOverflow
-// are shed with 503 as in Middleware. Overflow requests do not count
-// toward the limit or its latency; Hooks.OnShed still sees them (they are
-// beyond the limit), and overflow reports them as it answers.
-func (l *Limiter) WithOverflow(next, overflow http.Handler, prio func(*http.Request) Priority, maxOverflow int) http.Handler {
+// priority that l does not admit is offered to overflow, a cheap degraded
+// answer (for recommend: precomputed or popular items, with no
+// online-store round trip), through its own limiter ol: a spike then costs
+// quality, not availability, as long as the degraded answers stay fast; ol
+// adapts to their latency like l does, so when even they slow down (the
+// cores are saturated) the rest is shed with 503 before it queues and the
+// admitted requests keep their latency. Low priority is never offered to
+// overflow. Overflow requests count toward ol only; Hooks.OnShed of l
+// still sees them (they are beyond its limit).
+func (l *Limiter) WithOverflow(next, overflow http.Handler, ol *Limiter, prio func(*http.Request) Priority) http.Handler {
 	if prio == nil {
 		prio = PriorityFromHeader
 	}
-	var inOverflow atomic.Int64
+	degraded := ol.Middleware(overflow, prio)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := prio(r)
 		release, ok := l.Acquire(p)
@@ -74,14 +74,11 @@ func (l *Limiter) WithOverflow(next, overflow http.Handler, prio func(*http.Requ
 			failed = sw.code >= 500
 			return
 		}
-		if p != Low && inOverflow.Add(1) <= int64(maxOverflow) {
-			defer inOverflow.Add(-1)
-			overflow.ServeHTTP(w, r)
+		if p == Low {
+			l.refuse(w, p)
 			return
-		} else if p != Low {
-			inOverflow.Add(-1)
 		}
-		l.refuse(w, p)
+		degraded.ServeHTTP(w, r)
 	})
 }
 

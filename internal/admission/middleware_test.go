@@ -142,17 +142,18 @@ func TestPriorityFromHeader(t *testing.T) {
 }
 
 // TestWithOverflow: beyond the limit, normal and high priority requests
-// get the overflow answer (while fewer than maxOverflow are in it), low
-// priority is shed, and overflow never counts toward the limit.
+// get the overflow answer while its own limiter admits them, low priority
+// is shed, and overflow never counts toward the main limit.
 func TestWithOverflow(t *testing.T) {
 	l := mustNew(t, Options{Initial: 10, Now: newClock().Now}) // Low 7, Normal 9, High 10
 	for range 10 {
 		l.Acquire(High) // full for every priority
 	}
+	ol := mustNew(t, Options{Initial: 4, Min: 4, Max: 4, Now: newClock().Now}) // Normal 3, High 4
 	inflight := l.Stats().InFlight
 	var nextCalls, overCalls int
 	block := make(chan struct{})
-	entered := make(chan struct{}, 4)
+	entered := make(chan struct{}, 8)
 	next := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { nextCalls++ })
 	over := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		overCalls++
@@ -162,7 +163,7 @@ func TestWithOverflow(t *testing.T) {
 		}
 		w.Write([]byte("degraded"))
 	})
-	h := l.WithOverflow(next, over, nil, 1)
+	h := l.WithOverflow(next, over, ol, nil)
 	send := func(prio string, blockIt bool) *httptest.ResponseRecorder {
 		req := httptest.NewRequest("POST", "/v1/recommend", strings.NewReader(`{}`))
 		req.Header.Set("X-Priority", prio)
@@ -182,19 +183,23 @@ func TestWithOverflow(t *testing.T) {
 	if rec := send("low", false); rec.Code != 503 || rec.Header().Get("Retry-After") != "1" {
 		t.Fatalf("low beyond the limit: %d, want 503 with Retry-After", rec.Code)
 	}
-	// One request holds the only overflow place: the next is shed.
-	done := make(chan *httptest.ResponseRecorder)
-	go func() { done <- send("normal", true) }()
-	<-entered
-	if rec := send("high", false); rec.Code != 503 {
+	// Three blocked requests fill the overflow limiter for normal priority.
+	done := make(chan *httptest.ResponseRecorder, 3)
+	for range 3 {
+		go func() { done <- send("normal", true) }()
+		<-entered
+	}
+	if rec := send("normal", false); rec.Code != 503 {
 		t.Fatalf("with overflow full: %d, want 503", rec.Code)
 	}
 	close(block)
-	if rec := <-done; rec.Code != 200 {
-		t.Fatalf("the blocked overflow request: %d", rec.Code)
+	for range 3 {
+		if rec := <-done; rec.Code != 200 {
+			t.Fatalf("a blocked overflow request: %d", rec.Code)
+		}
 	}
-	if nextCalls != 0 || overCalls != 3 {
-		t.Fatalf("next called %d times, overflow %d; want 0 and 3", nextCalls, overCalls)
+	if nextCalls != 0 || overCalls != 5 {
+		t.Fatalf("next called %d times, overflow %d; want 0 and 5", nextCalls, overCalls)
 	}
 	if got := l.Stats().InFlight; got != inflight {
 		t.Fatalf("in flight %d after overflow requests, want %d (overflow does not count)", got, inflight)

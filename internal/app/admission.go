@@ -44,8 +44,22 @@ func (a *App) admit() func(route string, h, overflow http.Handler) http.Handler 
 			return h
 		case overflow != nil && a.Config.Limits.OverloadFallback:
 			// A traffic spike gets precomputed or popular lists, not 503s,
-			// up to as many at once as the limit's ceiling.
-			return l.WithOverflow(h, overflow, nil, a.Config.Limits.AdmissionMax)
+			// while those stay fast: their own limiter aims at a fifth of
+			// the recommend target, so they never take the cores from the
+			// admitted requests.
+			ol, err := admission.New(admission.Options{
+				TargetLatency: a.Config.Limits.RecommendLatency.D() / 5,
+				Max:           a.Config.Limits.AdmissionMax,
+				Initial:       min(20, a.Config.Limits.AdmissionMax),
+				Hooks: admission.Hooks{
+					OnShed:  func(p admission.Priority) { a.Metrics.Shed.WithLabelValues("recommend_overflow", p.String()).Inc() },
+					OnLimit: func(n int) { a.Metrics.AdmissionLimit.WithLabelValues("recommend_overflow").Set(float64(n)) },
+				},
+			})
+			if err != nil {
+				panic(err)
+			}
+			return l.WithOverflow(h, overflow, ol, nil)
 		default:
 			return l.Middleware(h, nil)
 		}
