@@ -17,6 +17,7 @@ import (
 	"github.com/recohq/reco"
 	"github.com/recohq/reco/internal/candidate"
 	"github.com/recohq/reco/internal/event"
+	"github.com/recohq/reco/internal/offline"
 	"github.com/recohq/reco/internal/rank"
 	"github.com/recohq/reco/internal/rank/gbdt"
 	"github.com/recohq/reco/internal/registry"
@@ -267,7 +268,7 @@ func (mm *modelManager) trainOptions() train.Options {
 		similar = &candidate.SimilarOptions{}
 	}
 	return train.Options{
-		Scan: mm.a.ScanLog, Registry: mm.reg, Features: mm.a.features,
+		Scan: mm.a.ScanHistory, Registry: mm.reg, Features: mm.a.features,
 		Similar: similar, RepeatPurchase: mm.a.Config.Recommend.RepeatPurchase,
 		Params: gbdt.Params{Objective: gbdt.Objective(c.Objective), Rounds: c.Rounds, MaxDepth: c.MaxDepth, Eta: c.Eta},
 		Window: c.AttributionWindow.D(), Labels: lw,
@@ -314,6 +315,97 @@ func (mm *modelManager) schedule(ctx context.Context, spec string) error {
 			mm.a.Logger.Error("scheduled training", "err", err)
 		}
 	}
+}
+
+// ScanHistory reads the whole history: the events that retention already
+// deleted from the log, from the offline store's raw-event archive, then
+// every record the log retains (ScanLog). So training reaches back past
+// the log's retention. Where the archive and the log meet, a partition's
+// archived event counts if it was ingested before the first event the log
+// still holds for that partition, or in the same millisecond but not among
+// the log's events of that millisecond (a batch that a segment boundary
+// split).
+func (a *App) ScanHistory(fn func(r *event.Record) error) error {
+	n := a.bus.Partitions()
+	type boundary struct {
+		cut    int64          // Ingested of the first retained event
+		inLog  map[string]int // the log's events ingested at cut
+		allOld bool           // nothing retained: every archived event counts
+	}
+	cuts := map[int]*boundary{}
+	for p := 0; p < n; p++ {
+		start, end := a.bus.StartOffset(p), a.bus.EndOffset(p)
+		if start == 0 {
+			continue
+		}
+		b := &boundary{allOld: true, inLog: map[string]int{}}
+		cuts[p] = b
+		if start >= end {
+			continue
+		}
+		r, err := a.bus.NewReader(p, start)
+		if err != nil {
+			return err
+		}
+		for off := start; off < end; off++ {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			_, data, err := r.Next(ctx)
+			cancel()
+			if err != nil {
+				r.Close()
+				return fmt.Errorf("scan history: partition %d: %w", p, err)
+			}
+			var rec event.Record
+			if event.Decode(data, &rec) != nil || rec.Kind != event.KindEvent {
+				continue
+			}
+			if b.allOld {
+				b.allOld, b.cut = false, rec.Event.Ingested
+			} else if rec.Event.Ingested != b.cut {
+				break
+			}
+			b.inLog[historyKey(&rec.Event)]++
+		}
+		r.Close()
+	}
+	if len(cuts) > 0 && a.Offline != nil {
+		var rec event.Record
+		archived := 0
+		err := a.Offline.ScanEvents(context.Background(), offline.EventsSet, math.MinInt64, math.MaxInt64, func(_ string, evs []event.Event) error {
+			for i := range evs {
+				e := &evs[i]
+				b, ok := cuts[partitionOf(e.UserID, n)]
+				switch {
+				case !ok:
+					continue
+				case b.allOld || e.Ingested < b.cut:
+				case e.Ingested == b.cut:
+					if k := historyKey(e); b.inLog[k] > 0 {
+						b.inLog[k]--
+						continue
+					}
+				default:
+					continue
+				}
+				rec = event.Record{Kind: event.KindEvent, Event: *e}
+				if err := fn(&rec); err != nil {
+					return err
+				}
+				archived++
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("scan history: the raw-event archive: %w", err)
+		}
+		a.Logger.Info("history: events from the offline archive, older than the log's retention", "events", archived)
+	}
+	return a.ScanLog(fn)
+}
+
+// historyKey identifies an event among those of one ingest millisecond.
+func historyKey(e *event.Event) string {
+	return fmt.Sprintf("%s\x00%s\x00%d\x00%d\x00%s\x00%s", e.UserID, e.ProductID, e.Type, e.Time, e.SessionID, e.SourceKey)
 }
 
 // ScanLog reads every retained record of the log, partition by partition,
