@@ -34,6 +34,9 @@ func cmdCompact(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return fmt.Errorf("compact: open offline store: %w", err)
 	}
+	if store, err = withDeclaredViews(store, cfg.FeatureViews); err != nil {
+		return fmt.Errorf("compact: %w", err)
+	}
 	o := offline.CompactOptions{Before: *before, Progress: func(p offline.CompactProgress) {
 		if p.Skipped {
 			if p.Deleted > 0 {

@@ -11,17 +11,24 @@ import (
 	"time"
 
 	"github.com/recohq/reco/internal/config"
+	"github.com/recohq/reco/internal/featureview"
 	"github.com/recohq/reco/internal/offline"
 	"github.com/recohq/reco/internal/offline/offlinecfg"
 )
 
 const featuresUsage = `Usage: reco features history --entities FILE.csv|.parquet --features VIEW:NAME,... --out FILE.csv|.parquet [--data DIR]
 
-Point-in-time join against the offline store: for each entity row (a column
-user_id or product_id, and timestamp: Unix ms or RFC 3339), the latest value
+Point-in-time join against the offline store: for each entity row (the
+view's entity column and timestamp: Unix ms or RFC 3339), the latest value
 of each feature at or before the timestamp and within the view's TTL.
 Writes the entity and timestamp columns plus one column per feature (empty =
 missing).
+
+Views: user_features (5-minute windows, user_id), product_features (daily
+snapshots, product_id), and the history of every view in feature_views
+(entity column <entity>_id: user_id, product_id, session_id, category_id,
+user_category_id). The shipped user_features and product_features views'
+history is views.user_features and views.product_features.
 `
 
 func cmdFeatures(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -63,6 +70,9 @@ func cmdFeatures(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return fmt.Errorf("features history: open offline store: %w", err)
 	}
+	if store, err = withDeclaredViews(store, cfg.FeatureViews); err != nil {
+		return fmt.Errorf("features history: %w", err)
+	}
 	view, names, err := offline.ParseFeatureRefs(*features, store.Views())
 	if err != nil {
 		return fmt.Errorf("features history: --features: %w", err)
@@ -88,6 +98,20 @@ func cmdFeatures(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fmt.Fprintf(stdout, "wrote %s: %d rows, %d with %s features, %d without (in %s)\n", *out, len(ent.Rows), matched,
 		view.Name, len(ent.Rows)-matched, time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// withDeclaredViews adds the history of the views feature_views declares
+// (the shipped ones too) to store's views, as reco serve writes them.
+func withDeclaredViews(store *offline.Store, c featureview.Config) (*offline.Store, error) {
+	views, _, err := c.Resolve(os.ReadFile)
+	if err != nil {
+		return nil, fmt.Errorf("feature_views: %w", err)
+	}
+	ov, err := featureview.OfflineViews(views)
+	if err != nil {
+		return nil, fmt.Errorf("feature_views: %w", err)
+	}
+	return store.WithViews(ov...)
 }
 
 func fileFormat(name string) (string, error) {

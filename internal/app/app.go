@@ -127,9 +127,18 @@ func Open(cfg config.Config, o Options) (*App, error) {
 		closeBus()
 		return nil, fmt.Errorf("offline_store: %w", err)
 	}
+	// The declared views' history (written by a.Views) is in the offline store too.
+	ov, err := featureview.OfflineViews(a.viewDefs)
+	if err == nil {
+		a.Offline, err = a.Offline.WithViews(ov...)
+	}
+	if err != nil {
+		closeBus()
+		return nil, fmt.Errorf("feature_views: offline history: %w", err)
+	}
 	if a.Log != nil {
 		log := a.Log
-		procOpts := a.procOptions(filepath.Join(cfg.DataDir, "state"), func() { a.Windows.Committed() })
+		procOpts := a.procOptions(filepath.Join(cfg.DataDir, "state"), func() { a.Windows.Committed(); a.Views.Committed() })
 		a.Proc = stream.New(logSource{log}, a.newState(), procOpts)
 		if err := a.Proc.Recover(); err != nil {
 			// A bad or outdated checkpoint is not fatal: the log is the source
@@ -383,7 +392,7 @@ func (a *App) newState() stream.State {
 	}}); err != nil {
 		panic(err) // only invalid options fail, and these are the defaults
 	}
-	if a.Views, err = featureview.New(a.viewDefs, a.onDemand, featureview.Options{Now: a.now, Hooks: featureview.Hooks{
+	if a.Views, err = featureview.New(a.viewDefs, a.onDemand, featureview.Options{Now: a.now, Offline: a.Offline, Hooks: featureview.Hooks{
 		OnRead: func(view string, requested, present int, took time.Duration) {
 			a.Metrics.FeatureRead.WithLabelValues(view).Observe(took.Seconds())
 			if requested > 0 {
@@ -735,6 +744,8 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	var winWG sync.WaitGroup
 	winWG.Add(1)
 	go func() { defer winWG.Done(); a.runWindows(winCtx) }()
+	winWG.Add(1)
+	go func() { defer winWG.Done(); a.runViewHistory(winCtx) }()
 	var impWG sync.WaitGroup
 	impWG.Add(1)
 	go func() { defer impWG.Done(); a.writeImpressions(impCtx) }()
@@ -811,6 +822,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	fctx, fcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	if ferr := a.Windows.Flush(fctx); ferr != nil {
 		a.Logger.Warn("offline flush at shutdown; the next start writes it", "err", ferr)
+	}
+	if ferr := a.Views.Flush(fctx); ferr != nil {
+		a.Logger.Warn("feature view history flush at shutdown; the next start writes it", "err", ferr)
 	}
 	fcancel()
 	if procErr != nil && err == nil {

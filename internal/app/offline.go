@@ -15,6 +15,14 @@ func (a *App) runWindows(ctx context.Context) error {
 	})
 }
 
+// runViewHistory writes the declared feature views' history rows to the
+// offline store once the checkpoint that sealed them is durable.
+func (a *App) runViewHistory(ctx context.Context) error {
+	return a.Views.Run(ctx, 10*time.Second, func(err error) {
+		a.Logger.Warn("feature view history write failed; retrying", "err", err)
+	})
+}
+
 // snapshotProducts writes the daily product_features snapshot: at start (if
 // the day has none yet is not tracked: once per process start) and then
 // every 24 hours.

@@ -8,9 +8,27 @@
 //
 // One definition serves every path. The Engine is a stream.State: the
 // stream processor applies the log to it and checkpoints it; serving reads
-// it with Get and GetOnDemand; training reads history by replaying the log
-// into an Engine up to a cutoff and calling Get with that cutoff as now
-// (every read takes its clock as an argument).
+// it with Get and GetOnDemand; training reads history from the offline
+// store (see History), or by replaying the log into an Engine up to a
+// cutoff and calling Get with that cutoff as now (every read takes its
+// clock as an argument).
+//
+// # History
+//
+// With Options.Offline set, the Engine keeps every view's history exactly
+// once, as package window does: Apply marks the entities it changes (a
+// flag, no allocation); Snapshot seals one row per marked entity into an
+// epoch that is part of the snapshot: the entity key, the timestamp of its
+// newest event (or upsert) in the view, and each feature as Get reads it
+// at that time (missing is null). Committed marks sealed epochs durable;
+// Run (or Flush) writes them to the offline store as batch
+// "views-<epoch>" of view OfflineName(view), then forgets them. After a
+// crash, Restore brings back the sealed epochs of the last durable
+// checkpoint, and the same rows are rewritten under the same names. The
+// history has one row per changed entity per checkpoint interval: a
+// point-in-time join sees each entity as of its newest event before the
+// last checkpoint at or before the join time, never a later event.
+// OfflineViews gives the offline store the views' schemas.
 //
 // # Reads
 //
@@ -33,8 +51,8 @@
 //
 // # What it is not
 //
-// It stores nothing outside memory (Snapshot/Restore give checkpoints),
-// does not serve HTTP (ViewsJSON and Value's JSON form are for the caller's
-// handlers) and is not a general expression language: on-demand functions
-// are a fixed set of names plus tier(...).
+// It stores nothing itself (Snapshot/Restore give checkpoints; history
+// goes to a Sink), does not serve HTTP (ViewsJSON and Value's JSON form are
+// for the caller's handlers) and is not a general expression language:
+// on-demand functions are a fixed set of names plus tier(...).
 package featureview

@@ -26,7 +26,10 @@ type Options struct {
 	// MaxDistinct caps the values each distinct_count / most_frequent map
 	// keeps per entity; 0 means 1000. It changes state: part of the hash.
 	MaxDistinct int
-	Hooks       Hooks
+	// Offline receives the history of every view (see History in the
+	// package comment); nil keeps no history.
+	Offline Sink
+	Hooks   Hooks
 }
 
 // Hooks observe the engine; each must be fast and safe for concurrent use.
@@ -34,6 +37,8 @@ type Hooks struct {
 	// OnRead reports one Get or GetOnDemand: how many values were asked
 	// for, how many were present, and how long it took.
 	OnRead func(view string, requested, present int, took time.Duration)
+	// OnFlush reports one history batch written to Offline (or not).
+	OnFlush func(view string, rows int, took time.Duration, err error)
 }
 
 func (o Options) withDefaults() Options {
@@ -52,7 +57,8 @@ func (o Options) withDefaults() Options {
 // matters for first/last ties). Snapshot must not run concurrently with
 // Apply, nor Restore with Apply. Get, GetOnDemand and Views are safe for
 // concurrent use with everything; during a Restore a read may see some
-// shards old and some new.
+// shards old and some new. Committed, Pending, Flush and Run are safe for
+// concurrent use with everything.
 type Engine struct {
 	opt      Options
 	seed     maphash.Seed
@@ -63,6 +69,7 @@ type Engine struct {
 	hash     string
 	catalog  [nShards]catShard
 	applied  atomic.Int64
+	hist     history
 }
 
 // catalog is what the engine knows of each product's category and price,
@@ -174,13 +181,15 @@ type cview struct {
 }
 
 type vshard struct {
-	mu sync.RWMutex
-	m  map[string]*entity
+	mu    sync.RWMutex
+	m     map[string]*entity
+	dirty int // entities with dirty set
 }
 
 // entity is one entity's state in one view.
 type entity struct {
 	updated int64 // newest event or upsert time, Unix ms
+	dirty   bool  // changed since the last Snapshot: its history needs a row
 	nums    []float64
 	strs    []string
 	maps    []map[string]int64
@@ -205,7 +214,8 @@ func New(views []View, ondemand []OnDemand, opt Options) (*Engine, error) {
 	if err := Validate(views, ondemand); err != nil {
 		return nil, err
 	}
-	e := &Engine{opt: opt.withDefaults(), seed: maphash.MakeSeed(), byName: map[string]*cview{}, odByName: map[string]*cod{}}
+	e := &Engine{opt: opt.withDefaults(), seed: maphash.MakeSeed(), byName: map[string]*cview{}, odByName: map[string]*cod{},
+		hist: history{wake: make(chan struct{}, 1)}}
 	for i := range e.catalog {
 		e.catalog[i].m = map[string]catEntry{}
 	}
@@ -370,7 +380,7 @@ func definitionHash(views []View, maxDistinct int) string {
 		Format      int
 		MaxDistinct int
 		Views       []hv
-	}{snapshotVersion, maxDistinct, all})
+	}{hashFormat, maxDistinct, all})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:12])
 }
@@ -421,6 +431,10 @@ func (e *Engine) applyUpsert(p *event.Product) {
 			vs.m[p.ID] = ent
 		}
 		ent.updated = max(ent.updated, p.Time)
+		if !ent.dirty {
+			ent.dirty = true
+			vs.dirty++
+		}
 		for i := range v.feats {
 			f := &v.feats[i]
 			if f.catalog == "" {
@@ -556,6 +570,10 @@ func (e *Engine) applyEvent(ev *event.Event) {
 			sh.m[key] = ent
 		}
 		ent.updated = max(ent.updated, ev.Time)
+		if !ent.dirty {
+			ent.dirty = true
+			sh.dirty++
+		}
 		for i := range v.feats {
 			if f := &v.feats[i]; f.mask&bit != 0 {
 				e.applyFeature(f, ent, ev, cat, price)

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"sync"
 
+	"github.com/recohq/reco/internal/offline"
 	"github.com/recohq/reco/internal/wire"
 )
 
@@ -18,12 +19,38 @@ import (
 // The format is length-prefixed binary records (package wire), not gob: a
 // checkpoint writes every entity of every view, and gob's reflection was
 // most of a checkpoint's CPU.
-const snapshotVersion = 2
+//
+// Version 3 adds the history (sealed epochs not yet written, and the next
+// epoch). Restore still reads version 2: it then seals a history row for
+// every entity at the next Snapshot.
+const snapshotVersion = 3
+
+// hashFormat is the format number inside the definition hash. It stays 2
+// while the entity records keep their layout, so that snapshots of format
+// 2 still restore.
+const hashFormat = 2
 
 // Snapshot writes the whole state to w, stamped with the format version and
 // the definition hash. It must not run concurrently with Apply; reads may
 // go on.
+//
+// With Options.Offline set, it first seals the history: one row per entity
+// changed since the last Snapshot into a new epoch, kept in the snapshot
+// until Flush writes it (after Committed).
 func (e *Engine) Snapshot(w io.Writer) error {
+	e.hist.mu.Lock()
+	defer e.hist.mu.Unlock()
+	if e.opt.Offline != nil {
+		if s := e.seal(); s != nil {
+			e.hist.sealed = append(e.hist.sealed, s)
+			e.hist.epoch++
+		}
+	}
+	e.hist.snapEpoch = e.hist.epoch
+	nBatches := 0
+	for _, s := range e.hist.sealed {
+		nBatches += len(s.batches)
+	}
 	bw := bufio.NewWriterSize(w, 1<<20)
 	var b []byte
 	b = binary.AppendUvarint(b, snapshotVersion)
@@ -49,6 +76,8 @@ func (e *Engine) Snapshot(w io.Writer) error {
 		e.catalog[i].mu.Unlock()
 	}
 	b = binary.AppendUvarint(b, uint64(cat))
+	b = binary.AppendUvarint(b, e.hist.epoch)
+	b = binary.AppendUvarint(b, uint64(nBatches))
 	if err := wire.WriteRecord(bw, b); err != nil {
 		return fmt.Errorf("snapshot feature views header: %w", err)
 	}
@@ -80,7 +109,88 @@ func (e *Engine) Snapshot(w io.Writer) error {
 		}
 		sh.mu.Unlock()
 	}
+	views := e.offlineViews()
+	for _, s := range e.hist.sealed {
+		for _, sb := range s.batches {
+			v := views[sb.view]
+			b = binary.AppendUvarint(b[:0], s.epoch)
+			b = wire.AppendString(b, sb.view)
+			b = binary.AppendUvarint(b, uint64(len(sb.rows)))
+			if err := wire.WriteRecord(bw, b); err != nil {
+				return fmt.Errorf("snapshot feature view history %s epoch %d: %w", sb.view, s.epoch, err)
+			}
+			for i := range sb.rows {
+				b = appendHistoryRow(b[:0], v, &sb.rows[i])
+				if err := wire.WriteRecord(bw, b); err != nil {
+					return fmt.Errorf("snapshot feature view history %s epoch %d: %w", sb.view, s.epoch, err)
+				}
+			}
+		}
+	}
 	return bw.Flush()
+}
+
+// bounded reads a count of records that follow (not bytes of d): at most
+// 1<<40, else d fails.
+func bounded(d *wire.Reader) int {
+	n := d.Uvarint()
+	if n > 1<<40 {
+		d.Fail()
+		return 0
+	}
+	return int(n)
+}
+
+// offlineViews maps the offline name of each view to the view.
+func (e *Engine) offlineViews() map[string]*cview {
+	m := make(map[string]*cview, len(e.views))
+	for _, v := range e.views {
+		m[OfflineName(v.v.Name)] = v
+	}
+	return m
+}
+
+// appendHistoryRow encodes a history row of v: key, time, then per feature
+// a null byte and, unless null, the value in the feature's type.
+func appendHistoryRow(b []byte, v *cview, r *offline.Row) []byte {
+	b = wire.AppendString(b, r.Key)
+	b = binary.AppendVarint(b, r.Time)
+	for j := range v.feats {
+		x := r.Values[j]
+		if x.Null {
+			b = append(b, 1)
+			continue
+		}
+		b = append(b, 0)
+		switch offlineType(v.feats[j].typ) {
+		case offline.Float64:
+			b = wire.AppendFloat64(b, x.Float)
+		case offline.String:
+			b = wire.AppendString(b, x.Str)
+		default:
+			b = binary.AppendVarint(b, x.Int)
+		}
+	}
+	return b
+}
+
+func readHistoryRow(d *wire.Reader, v *cview) offline.Row {
+	r := offline.Row{Key: d.String(), Time: d.Varint(), Values: make([]offline.Value, len(v.feats))}
+	for j := range v.feats {
+		if d.Byte() != 0 {
+			r.Values[j] = offline.Null
+			continue
+		}
+		switch offlineType(v.feats[j].typ) {
+		case offline.Float64:
+			r.Values[j] = offline.Float(d.Float64())
+		case offline.String:
+			r.Values[j] = offline.Str(d.String())
+		default:
+			r.Values[j] = offline.Int(d.Varint())
+		}
+	}
+	return r
 }
 
 func appendEntity(b []byte, key string, ent *entity) []byte {
@@ -144,9 +254,14 @@ func readEntity(d *wire.Reader) (string, *entity) {
 }
 
 // Restore replaces the state with a snapshot written by Snapshot from the
-// same definitions. A snapshot of another format version or other
+// same definitions. A snapshot of an unknown format version or other
 // definitions (DefinitionHash) is an error and leaves the state as it was:
 // the caller replays the log. It must not run concurrently with Apply.
+//
+// The history epochs in the snapshot are durable (it comes from a
+// checkpoint), so the next Flush writes them under the same batch names as
+// before a crash. A format 2 snapshot has no history: the next Snapshot
+// seals a row for every entity.
 func (e *Engine) Restore(r io.Reader) error {
 	br := bufio.NewReaderSize(r, 1<<20)
 	hb, err := wire.ReadRecord(br, nil)
@@ -154,8 +269,9 @@ func (e *Engine) Restore(r io.Reader) error {
 		return fmt.Errorf("restore feature views header: %w", err)
 	}
 	h := wire.NewReader(hb)
-	if v := h.Uvarint(); v != snapshotVersion {
-		return fmt.Errorf("restore feature views: snapshot format %d, want %d", v, snapshotVersion)
+	version := h.Uvarint()
+	if version != 2 && version != snapshotVersion {
+		return fmt.Errorf("restore feature views: snapshot format %d, want 2 or %d", version, snapshotVersion)
 	}
 	hash := h.String()
 	applied := h.Varint()
@@ -176,6 +292,11 @@ func (e *Engine) Restore(r io.Reader) error {
 		heads[i] = viewHead{h.String(), int(h.Uvarint()), h.Varint(), h.Varint()}
 	}
 	catalog := h.Uvarint()
+	var epoch uint64
+	var nBatches int
+	if version >= 3 {
+		epoch, nBatches = h.Uvarint(), bounded(h)
+	}
 	if h.Err() != nil {
 		return fmt.Errorf("restore feature views header: %w", h.Err())
 	}
@@ -220,9 +341,38 @@ func (e *Engine) Restore(r io.Reader) error {
 		}
 		cat[e.shard(id)][id] = c
 	}
+	views := e.offlineViews()
+	var sealed []*sealedEpoch
+	for n := 0; n < nBatches; n++ {
+		if buf, err = wire.ReadRecord(br, buf); err != nil {
+			return fmt.Errorf("restore feature view history batch %d of %d: %w", n, nBatches, err)
+		}
+		d := wire.NewReader(buf)
+		ep, name, nRows := d.Uvarint(), d.String(), bounded(d)
+		v := views[name]
+		if d.Err() != nil || v == nil || ep >= epoch {
+			return fmt.Errorf("restore feature view history batch %d of %d: bad header (view %q, epoch %d of %d, %v)", n, nBatches, name, ep, epoch, d.Err())
+		}
+		sb := sealedBatch{view: name, rows: make([]offline.Row, 0, min(nRows, 1<<16))}
+		for i := 0; i < nRows; i++ {
+			if buf, err = wire.ReadRecord(br, buf); err != nil {
+				return fmt.Errorf("restore feature view history %s epoch %d row %d: %w", name, ep, i, err)
+			}
+			d := wire.NewReader(buf)
+			sb.rows = append(sb.rows, readHistoryRow(d, v))
+			if d.Err() != nil {
+				return fmt.Errorf("restore feature view history %s epoch %d row %d: %w", name, ep, i, d.Err())
+			}
+		}
+		if len(sealed) == 0 || sealed[len(sealed)-1].epoch != ep {
+			sealed = append(sealed, &sealedEpoch{epoch: ep})
+		}
+		last := sealed[len(sealed)-1]
+		last.batches = append(last.batches, sb)
+	}
 	for vi, v := range e.views {
 		for i := range v.shards {
-			swap(&v.shards[i].mu, func() { v.shards[i].m = fresh[vi][i] })
+			swap(&v.shards[i].mu, func() { v.shards[i].m, v.shards[i].dirty = fresh[vi][i], 0 })
 		}
 		v.newest.Store(heads[vi].newest)
 		v.newestI.Store(heads[vi].newestI)
@@ -233,6 +383,14 @@ func (e *Engine) Restore(r io.Reader) error {
 		e.catalog[i].mu.Unlock()
 	}
 	e.applied.Store(applied)
+	e.hist.mu.Lock()
+	e.hist.epoch, e.hist.snapEpoch, e.hist.durableEpoch = epoch, epoch, epoch
+	e.hist.sealed = sealed
+	e.hist.mu.Unlock()
+	if version < 3 {
+		e.markAllDirty()
+	}
+	e.signal()
 	return nil
 }
 

@@ -1,9 +1,11 @@
 package offline_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/recohq/reco"
 	"github.com/recohq/reco/internal/offline"
 )
 
@@ -87,5 +89,53 @@ func TestPointInTimeProductTTL(t *testing.T) {
 	}
 	if res.Matched[1] {
 		t.Fatalf("7 days old matched: %+v", res)
+	}
+}
+
+func TestWithViewsPointInTime(t *testing.T) {
+	base := newStore(t)
+	v := offline.View{Name: "user_recent_clicks", Entity: "user_id", TTL: time.Hour,
+		Fields: []offline.Field{{Name: "clicks_1h", Type: offline.Int64}, {Name: "spend", Type: offline.Float64}}}
+	s, err := base.WithViews(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := base.View(v.Name); err == nil {
+		t.Error("WithViews changed the original store")
+	}
+	if _, err := s.WithViews(v); reco.KindOf(err) != reco.Invalid {
+		t.Errorf("a repeated view: %v, want Invalid", err)
+	}
+	if _, err := s.WithViews(offline.View{Name: "x", Entity: "user_id"}); reco.KindOf(err) != reco.Invalid {
+		t.Errorf("a view without TTL: %v, want Invalid", err)
+	}
+	row := func(at, clicks int64) offline.Row {
+		return offline.Row{Key: "u1", Time: at, Values: []offline.Value{offline.Int(clicks), offline.Null}}
+	}
+	// Two batches hold a row at the same time: the later batch name wins.
+	if err := s.WriteRows(ctx, v.Name, "views-000000000001", []offline.Row{row(ms(10, 0, 0), 1), row(ms(10, 30, 0), 2)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WriteRows(ctx, v.Name, "views-000000000002", []offline.Row{row(ms(10, 30, 0), 3)}); err != nil {
+		t.Fatal(err)
+	}
+	ents := []offline.EntityRow{{Key: "u1", Time: ms(9, 59, 59)}, {Key: "u1", Time: ms(10, 0, 0)}, {Key: "u1", Time: ms(10, 29, 0)},
+		{Key: "u1", Time: ms(10, 30, 0)}, {Key: "u1", Time: ms(11, 30, 0)}}
+	res, err := s.PointInTime(ctx, v.Name, []string{"clicks_1h", "spend"}, ents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"null", "1", "1", "3", "null"} // the last: exactly TTL old
+	for i, w := range want {
+		got := "null"
+		if c := res.Cols[0]; !c.Null[i] {
+			got = fmt.Sprint(c.Ints[i])
+		}
+		if got != w {
+			t.Errorf("row %d: clicks_1h = %s, want %s", i, got, w)
+		}
+		if !res.Cols[1].Null[i] {
+			t.Errorf("row %d: spend is not null", i)
+		}
 	}
 }

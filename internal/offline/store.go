@@ -58,6 +58,29 @@ func New(b Bucket, o Options) (*Store, error) {
 	return &Store{b: b, views: slices.Clone(views)}, nil
 }
 
+// WithViews returns a store over the same bucket that also knows views
+// (for example the declared feature views' histories), after s's own. A
+// view that is invalid or whose name s already has is a reco.Invalid
+// error. s is not changed.
+func (s *Store) WithViews(views ...View) (*Store, error) {
+	all := slices.Clone(s.views)
+	var errs []error
+	for i := range views {
+		v := &views[i]
+		if err := v.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+		if slices.ContainsFunc(all, func(x View) bool { return x.Name == v.Name }) {
+			errs = append(errs, fmt.Errorf("view %s: the store already has a view of that name", v.Name))
+		}
+		all = append(all, *v)
+	}
+	if len(errs) > 0 {
+		return nil, reco.E("offline.WithViews", reco.Invalid, errors.Join(errs...))
+	}
+	return &Store{b: s.b, views: all}, nil
+}
+
 // Bucket returns the store's bucket.
 func (s *Store) Bucket() Bucket { return s.b }
 
