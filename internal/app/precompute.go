@@ -53,7 +53,8 @@ func (a *App) Precomputed(userID string) ([]recommend.Item, bool) {
 	if a.Redis == nil {
 		return nil, false
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+	// Only on the degraded path, within the request's budget.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	b, ok, err := a.Redis.ReadPrecomputed(ctx, userID)
 	if err != nil || !ok {
