@@ -3,9 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"testing"
 	"time"
 
@@ -25,18 +22,9 @@ func TestScanHistoryReachesPastRetention(t *testing.T) {
 	cfg.EventLog.Retention = config.Duration(time.Millisecond)
 	cfg.OnlineStore.CheckpointInterval = config.Duration(50 * time.Millisecond)
 	cfg.Recommend.PrecomputeSchedule = ""
-	a, err := Open(cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, ln) }()
-	defer func() { cancel(); <-done }()
+	a := openApp(t, cfg)
+	defer runApp(t, a)()
+	ctx := context.Background()
 	const total = 6000
 	t0 := time.Now().Add(-2 * time.Hour).UnixMilli()
 	for b := 0; b < total/500; b++ {

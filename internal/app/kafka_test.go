@@ -3,10 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
-	"os"
 	"testing"
 	"time"
 
@@ -26,13 +22,7 @@ import (
 // second takes everything. Every event must be counted exactly once in
 // Redis.
 func TestKafkaRebalanceInProcess(t *testing.T) {
-	addr := os.Getenv("RECO_TEST_REDIS_ADDR")
-	if addr == "" {
-		if os.Getenv("RECO_TEST_REDIS") == "1" {
-			t.Fatal("RECO_TEST_REDIS=1 but RECO_TEST_REDIS_ADDR is unset")
-		}
-		t.Skip("no Redis (RECO_TEST_REDIS_ADDR)")
-	}
+	addr := testRedis(t)
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, kafkalog.DefaultTopic),
 		kfake.GroupMinSessionTimeout(100*time.Millisecond))
 	if err != nil {
@@ -41,7 +31,7 @@ func TestKafkaRebalanceInProcess(t *testing.T) {
 	defer c.Close()
 	prefix := fmt.Sprintf("appkafka%d:", time.Now().UnixNano())
 	shared := t.TempDir()
-	start := func() (*App, context.CancelFunc, chan error) {
+	start := func() (*App, func() error) {
 		cfg := config.Default()
 		cfg.DataDir = t.TempDir()
 		cfg.EventLog.Type, cfg.EventLog.Brokers, cfg.EventLog.Partitions = "kafka", c.ListenAddrs(), 4
@@ -53,18 +43,8 @@ func TestKafkaRebalanceInProcess(t *testing.T) {
 		if err := cfg.Validate(); err != nil {
 			t.Fatal(err)
 		}
-		a, err := Open(cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- a.Run(ctx, ln) }()
-		return a, cancel, done
+		a := openApp(t, cfg)
+		return a, runApp(t, a)
 	}
 	const users = 40
 	post := func(a *App, b int) {
@@ -78,12 +58,12 @@ func TestKafkaRebalanceInProcess(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	a1, stop1, done1 := start()
+	a1, stop1 := start()
 	for b := 0; b < 10; b++ {
 		post(a1, b)
 	}
-	a2, stop2, done2 := start()
-	defer func() { stop2(); <-done2 }()
+	a2, stop2 := start()
+	defer stop2()
 	for b := 10; b < 20; b++ {
 		post(a2, b)
 	}
@@ -94,8 +74,7 @@ func TestKafkaRebalanceInProcess(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	stop1()
-	if err := <-done1; err != nil {
+	if err := stop1(); err != nil {
 		t.Fatalf("first process: %v", err)
 	}
 	for b := 20; b < 30; b++ {

@@ -3,10 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
-	"os"
 	"reflect"
 	"testing"
 	"time"
@@ -20,34 +16,18 @@ import (
 // lists go to Redis too, so that another process (an API replica, with no
 // precomputation of its own) serves the same lists.
 func TestPrecomputeIntoRedis(t *testing.T) {
-	addr := os.Getenv("RECO_TEST_REDIS_ADDR")
-	if addr == "" {
-		if os.Getenv("RECO_TEST_REDIS") == "1" {
-			t.Fatal("RECO_TEST_REDIS=1 but RECO_TEST_REDIS_ADDR is unset")
-		}
-		t.Skip("no Redis (RECO_TEST_REDIS_ADDR)")
-	}
+	addr := testRedis(t)
 	prefix := fmt.Sprintf("pre%d:", time.Now().UnixNano())
 	open := func() *App {
 		cfg := config.Default()
 		cfg.DataDir = t.TempDir()
 		cfg.OnlineStore.Type, cfg.OnlineStore.Addresses, cfg.OnlineStore.Prefix = "redis", []string{addr}, prefix
 		cfg.Recommend.PrecomputeSchedule = ""
-		a, err := Open(cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a
+		return openApp(t, cfg)
 	}
 	a := open()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, ln) }()
-	defer func() { cancel(); <-done }()
+	defer runApp(t, a)()
+	ctx := context.Background()
 	evs := make([]event.Event, 0, 600)
 	for i := 0; i < 600; i++ {
 		evs = append(evs, event.Event{Type: event.View, UserID: fmt.Sprintf("u%d", i%30), ProductID: fmt.Sprintf("p%d", (i*7)%40),
