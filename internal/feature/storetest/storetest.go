@@ -104,22 +104,7 @@ func Run(t *testing.T, load Load) {
 		}
 	})
 	t.Run("co-visitation", func(t *testing.T) {
-		for _, id := range []string{"p3", "p10", "p33"} {
-			want := ref.CoVisited(id, 10)
-			got := st.CoVisited(id, 10)
-			if len(got) != len(want) {
-				t.Fatalf("%s: %d neighbours, want %d", id, len(got), len(want))
-			}
-			for i := range want {
-				if got[i].ID != want[i].ID || math.Abs(got[i].Score-want[i].Score) > 1e-4*math.Max(1, want[i].Score) {
-					t.Errorf("%s neighbour %d: %+v, want %+v", id, i, got[i], want[i])
-				}
-			}
-		}
-		if len(st.CoVisited("nope", 10)) != 0 {
-			t.Error("neighbours of an unknown item")
-		}
-		checkBatch(t, st)
+		checkCoVisit(t, st, ref, []string{"p3", "p10", "p33"})
 	})
 	t.Run("popularity index", func(t *testing.T) {
 		want, got := ref.Index(), st.Index()
@@ -258,23 +243,11 @@ func RunPartitioned(t *testing.T, n int, load LoadPartitioned) {
 		}
 	})
 	t.Run("co-visitation", func(t *testing.T) {
+		var ids []string
 		for i := 0; i < 60; i += 3 {
-			id := fmt.Sprintf("p%d", i)
-			want := ref.CoVisited(id, 10)
-			got := st.CoVisited(id, 10)
-			if len(got) != len(want) {
-				t.Fatalf("%s: %d neighbours, want %d", id, len(got), len(want))
-			}
-			for i := range want {
-				if got[i].ID != want[i].ID || math.Abs(got[i].Score-want[i].Score) > 1e-4*math.Max(1, want[i].Score) {
-					t.Errorf("%s neighbour %d: %+v, want %+v", id, i, got[i], want[i])
-				}
-			}
+			ids = append(ids, fmt.Sprintf("p%d", i))
 		}
-		if len(st.CoVisited("nope", 10)) != 0 {
-			t.Error("neighbours of an unknown item")
-		}
-		checkBatch(t, st)
+		checkCoVisit(t, st, ref, ids)
 	})
 	t.Run("popularity index", func(t *testing.T) {
 		want, got := ref.Index(), st.Index()
@@ -335,6 +308,30 @@ func RunPartitioned(t *testing.T, n int, load LoadPartitioned) {
 			t.Errorf("max popularity %v, want at least %v", got.MaxPop, want.MaxPop)
 		}
 	})
+}
+
+// checkCoVisit compares the neighbour lists of ids with the reference
+// store's, and checks an unknown item has none and batched reads agree.
+func checkCoVisit(t *testing.T, st Store, ref interface {
+	CoVisited(id string, n int) []memstore.Scored
+}, ids []string) {
+	t.Helper()
+	for _, id := range ids {
+		want := ref.CoVisited(id, 10)
+		got := st.CoVisited(id, 10)
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d neighbours, want %d", id, len(got), len(want))
+		}
+		for i := range want {
+			if got[i].ID != want[i].ID || math.Abs(got[i].Score-want[i].Score) > 1e-4*math.Max(1, want[i].Score) {
+				t.Errorf("%s neighbour %d: %+v, want %+v", id, i, got[i], want[i])
+			}
+		}
+	}
+	if len(st.CoVisited("nope", 10)) != 0 {
+		t.Error("neighbours of an unknown item")
+	}
+	checkBatch(t, st)
 }
 
 // checkBatch: a store that reads several co-visitation lists at once
