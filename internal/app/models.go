@@ -270,6 +270,8 @@ func (mm *modelManager) trainOptions() train.Options {
 	return train.Options{
 		Scan: mm.a.ScanHistory, Registry: mm.reg, Features: mm.a.features,
 		Similar: similar, RepeatPurchase: mm.a.Config.Recommend.RepeatPurchase,
+		// Leak-free similar-items scores in the training queries (EVALUATION.md).
+		HistorySpan: 90 * 24 * time.Hour, SimilarEvery: 30 * 24 * time.Hour,
 		Params: gbdt.Params{Objective: gbdt.Objective(c.Objective), Rounds: c.Rounds, MaxDepth: c.MaxDepth, Eta: c.Eta},
 		Window: c.AttributionWindow.D(), Labels: lw,
 		Log: func(format string, args ...any) { mm.a.Logger.Info("train: " + fmt.Sprintf(format, args...)) },

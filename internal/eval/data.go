@@ -3,6 +3,7 @@ package eval
 import (
 	"context"
 	"fmt"
+	"hash/crc32"
 	"hash/fnv"
 	"os"
 	"slices"
@@ -254,6 +255,48 @@ func taobaoSplit(rows []raw) (*Dataset, error) {
 		}
 		ds.Train = append(ds.Train, Interaction{User: u, Item: i, Type: r.t, Time: r.time, Qty: 1, Price: -1})
 	}
+	// Within a behaviour the rows are ordered by user, then item id, and
+	// item ids correlate with the targets (the data's README): the
+	// importer's time per row (its line number) would carry that order
+	// into every time-based feature (user_item_days), and the row order
+	// into the stream's co-visitation windows and recent-items lists. One
+	// time per behaviour keeps only the funnel order (views, then carts
+	// 1 h later, then buys 2 h later), and each user's rows of one
+	// behaviour are put in the order of a CRC-32 of user/item (not the
+	// FNV hash that picks held-out buys, so the order says nothing of them).
+	t0 := importer.TaobaoEpoch.UnixMilli()
+	hash := make([]uint32, len(ds.Train))
+	for k := range ds.Train {
+		x := &ds.Train[k]
+		switch x.Type {
+		case event.View, event.Click:
+			x.Time = t0
+		case event.AddToCart:
+			x.Time = t0 + 3600_000
+		default:
+			x.Time = t0 + 2*3600_000
+		}
+		hash[k] = crc32.ChecksumIEEE([]byte(users.ids[x.User] + "/" + items.ids[x.Item]))
+	}
+	order := make([]int, len(ds.Train))
+	for k := range order {
+		order[k] = k
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		x, y := &ds.Train[a], &ds.Train[b]
+		if c := cmpInt(x.Time, y.Time); c != 0 {
+			return c
+		}
+		if c := cmpInt(int64(x.User), int64(y.User)); c != 0 {
+			return c
+		}
+		return cmpInt(int64(hash[a]), int64(hash[b]))
+	})
+	shuffled := make([]Interaction, len(ds.Train))
+	for k, o := range order {
+		shuffled[k] = ds.Train[o]
+	}
+	ds.Train = shuffled
 	ds.Items, ds.Users = items.ids, users.ids
 	ds.Cat = make([]string, len(ds.Items))
 	ds.Universe = make([]bool, len(ds.Items))

@@ -1,9 +1,11 @@
 package eval
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/recohq/reco/internal/candidate"
@@ -43,7 +45,25 @@ type Full struct {
 	Negatives int
 	// Objective is the GBDT's; "" means binary:logistic.
 	Objective string
-	Log       func(format string, args ...any)
+	// Snapshot and Horizon, when Snapshot > 0, build the GBDT's training
+	// queries at snapshot times with a label window
+	// (train.HistoryOptions.Snapshot) instead of at baskets.
+	Snapshot, Horizon time.Duration
+	// TrainSpan, when > 0 on a time-ordered log, builds training queries
+	// only in the TrainSpan before the split, and their similar-items
+	// source reads tables rebuilt every SimilarEvery (0: TrainSpan) from
+	// the events before each rebuild (train.SimilarAsOf), as serving's
+	// table would have been; else queries from the whole log and one table
+	// from every training event (which has seen each query's purchases).
+	TrainSpan, SimilarEvery time.Duration
+	// Seed varies the training queries' sample and the GBDT's (0: the
+	// default seeds).
+	Seed uint64
+	// Tree overrides the GBDT's parameters where not zero (Objective,
+	// MaxDepth, Eta, Rounds, MinChildWeight, Lambda); the rest are
+	// trainRanker's.
+	Tree gbdt.Params
+	Log  func(format string, args ...any)
 
 	ds    *Dataset
 	svc   *recommend.Service
@@ -124,24 +144,29 @@ func (s *Full) Fit(ctx context.Context, ds *Dataset) error {
 	if s.GBDT {
 		positives := []event.Type{event.Purchase}
 		loo := ds.protocol == "holdout"
-		trainMix := mix
-		if loo && s.Similar != nil {
-			// Leave-one-out queries: the table their features read must
-			// not have seen the held-out purchases.
+		ho := train.HistoryOptions{Features: fo, Positives: positives, MaxQueries: s.Queries, MaxNegatives: s.Negatives, Seed: 1 + s.Seed,
+			Sources: mix, RepeatPurchase: repeat, LeaveOneOut: loo, Snapshot: s.Snapshot, Horizon: s.Horizon}
+		if s.Similar != nil {
+			// The training queries' similar-items source must not have seen
+			// their labels: leave-one-out, a table without the held-out
+			// buys; a timed log, tables as of the queries' time.
 			t0 := time.Now()
-			tt, err := candidate.BuildSimilar(ctx, train.WithoutHeldOut(evs, positives), *s.Similar)
+			src, from, err := train.ReplaySimilar(ctx, evs, *s.Similar, ho, s.TrainSpan, s.SimilarEvery, split.UnixMilli(), table)
 			if err != nil {
 				return err
 			}
-			trainMix = mixWith(tt)
-			s.logf("  similar: training-query table without the held-out purchases in %s", time.Since(t0).Round(time.Millisecond))
+			ho.From = from
+			ho.Sources = func(st *memstore.Store) []candidate.Source { return append(mixWith(nil)(st), src) }
+			s.logf("  similar: training queries' source %T built in %s", src, time.Since(t0).Round(time.Millisecond))
+		} else if !loo && s.TrainSpan > 0 {
+			ho.From = split.Add(-s.TrainSpan).UnixMilli()
 		}
-		ho := train.HistoryOptions{Features: fo, Positives: positives, MaxQueries: s.Queries, MaxNegatives: s.Negatives, Seed: 1,
-			Sources: trainMix, RepeatPurchase: repeat, LeaveOneOut: loo}
 		if ho.MaxQueries == 0 {
 			ho.MaxQueries = 15000
 		}
-		m, err := trainRanker(ctx, evs, ho, gbdt.Objective(s.Objective), s.logf)
+		tp := s.Tree
+		tp.Objective, tp.Seed = gbdt.Objective(s.Objective), 1+s.Seed
+		m, err := trainRanker(ctx, evs, ho, tp, s.logf)
 		if err != nil {
 			return err
 		}
@@ -175,9 +200,26 @@ func (s *Full) Score(u int32, out []float64) {
 // imported log: queries from train.FromHistory (purchases as positives;
 // leave-one-out on a log without real time), time-ordered, the latest
 // 20% for early stopping.
-func trainRanker(ctx context.Context, evs []event.Event, ho train.HistoryOptions, obj gbdt.Objective, logf func(string, ...any)) (*gbdt.Model, error) {
-	if obj == "" {
-		obj = gbdt.BinaryLogistic
+func trainRanker(ctx context.Context, evs []event.Event, ho train.HistoryOptions, tp gbdt.Params, logf func(string, ...any)) (*gbdt.Model, error) {
+	p := gbdt.Params{Objective: gbdt.BinaryLogistic, MaxDepth: 6, Eta: 0.1, Rounds: 150, Subsample: 0.8,
+		ColsampleByTree: 0.8, MinChildWeight: 1, Lambda: 1, EarlyStoppingRounds: 20, Seed: tp.Seed}
+	if tp.Objective != "" {
+		p.Objective = tp.Objective
+	}
+	if tp.MaxDepth != 0 {
+		p.MaxDepth = tp.MaxDepth
+	}
+	if tp.Eta != 0 {
+		p.Eta = tp.Eta
+	}
+	if tp.Rounds != 0 {
+		p.Rounds = tp.Rounds
+	}
+	if tp.MinChildWeight != 0 {
+		p.MinChildWeight = tp.MinChildWeight
+	}
+	if tp.Lambda != 0 {
+		p.Lambda = tp.Lambda
 	}
 	t0 := time.Now()
 	qs, err := train.FromHistory(ctx, evs, ho)
@@ -190,14 +232,23 @@ func trainRanker(ctx context.Context, evs []event.Event, ho train.HistoryOptions
 	slices.SortStableFunc(qs, func(a, b train.Query) int { return cmpInt(a.Time, b.Time) })
 	cut := len(qs) * 8 / 10
 	tr, va := toDataset(qs[:cut]), toDataset(qs[cut:])
-	p := gbdt.Params{Objective: obj, MaxDepth: 6, Eta: 0.1, Rounds: 150, Subsample: 0.8,
-		ColsampleByTree: 0.8, MinChildWeight: 1, Lambda: 1, EarlyStoppingRounds: 20, Seed: 1}
 	m, rep, err := gbdt.Train(ctx, p, tr, va)
 	if err != nil {
 		return nil, err
 	}
 	logf("  gbdt: %d queries (%d rows), best round %d, valid %s %.4f, %s", len(qs), tr.Rows()+va.Rows(),
 		rep.BestIteration+1, firstMetric(rep), rep.BestScore, time.Since(t0).Round(time.Millisecond))
+	imp := m.Importance()
+	slices.SortFunc(imp, func(a, b gbdt.FeatureImportance) int { return cmp.Compare(b.TotalGain, a.TotalGain) })
+	var total float64
+	for _, f := range imp {
+		total += f.TotalGain
+	}
+	var top []string
+	for _, f := range imp[:min(8, len(imp))] {
+		top = append(top, fmt.Sprintf("%s %.0f%%", f.Name, 100*f.TotalGain/total))
+	}
+	logf("  gbdt: gain by feature: %s", strings.Join(top, ", "))
 	return m, nil
 }
 

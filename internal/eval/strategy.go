@@ -24,19 +24,30 @@ type Strategy interface {
 // defaults. Tune them on the validation split only (--validation).
 type Params struct {
 	PopWindow   time.Duration // recent popularity window; 0 means all time
-	EASELambda  float64       // 0 means 500
+	EASELambda  float64       // ease, ease_pop; 0 means 500
+	SimLambda   float64       // full: the similar-items table's EASE lambda; 0 means EASELambda
 	EASEItems   int           // items EASE models (the most interacted); 0 means 6,000
 	EASEPop     float64       // weight of recent popularity blended into EASE (ease_pop)
 	ConvPrior   float64       // pseudo-views smoothing an item's conversion rate; 0 means 20
 	CartBoost   float64       // history: multiplier bonus of a carted item; 0 means 1
 	Weights     [3]float32    // view, cart, buy weights in EASE and co-visitation; zero means 1, 3, 5
-	GBDTRounds  int           // 0 means 300
+	GBDTRounds  int           // full: boosting rounds (0: 150, early-stopped)
+	GBDTDepth   int           // full: tree depth (0: 6)
+	GBDTEta     float64       // full: learning rate (0: 0.1)
+	GBDTMinHess float64       // full: min_child_weight (0: 1)
 	Threads     int
-	HistoryPool int    // hybrid: EASE candidates added to the history; 0 means 30
-	Neighbors   int    // full: neighbours per item in the similar-items table; 0 means 50
-	Queries     int    // full: GBDT training queries; 0 means 15,000
-	Negatives   int    // full: negatives kept per training query; 0 means 100
-	Objective   string // full: GBDT objective; "" means binary:logistic
+	HistoryPool int           // hybrid: EASE candidates added to the history; 0 means 30
+	Neighbors   int           // full: neighbours per item in the similar-items table; 0 means 50
+	Queries     int           // full: GBDT training queries; 0 means 15,000
+	Negatives   int           // full: negatives kept per training query; 0 means 100
+	Objective   string        // full: GBDT objective; "" means binary:logistic
+	Snapshot    time.Duration // full: training queries at snapshots this far apart (0: at baskets)
+	Horizon     time.Duration // full: label window of a snapshot query; 0 means Snapshot
+	MaxPerCat   int           // full: rerank's cap per category; 0 means serving's (3), negative none
+	TrainSpan   time.Duration // full: training queries only this far before the split (0 or negative: all)
+	SimEvery    time.Duration // full: similar tables of training queries rebuilt this often (0: TrainSpan)
+	Seed        uint64        // full: varies the training sample and the GBDT (0: default seeds)
+	RecentItems int           // full: feature.Options.RecentItems (0: serving's default)
 }
 
 func (p Params) withDefaults() Params {
@@ -54,9 +65,6 @@ func (p Params) withDefaults() Params {
 	}
 	if p.Weights == [3]float32{} {
 		p.Weights = [3]float32{1, 3, 5}
-	}
-	if p.GBDTRounds == 0 {
-		p.GBDTRounds = 300
 	}
 	if p.HistoryPool == 0 {
 		p.HistoryPool = 30

@@ -69,6 +69,8 @@ var FeatureNames = []string{
 	"product_purchases",
 	"product_conversion_smoothed",
 	"product_purchase_per_cart",
+	"product_popularity_rel",
+	"product_trend_ratio",
 }
 
 // NumFeatures is len(FeatureNames).
@@ -112,6 +114,8 @@ const (
 	fProdPurchases
 	fProdConvSmoothed
 	fProdBuyPerCart
+	fProdPopRel
+	fProdTrendRatio
 	numFeatures
 )
 
@@ -181,9 +185,20 @@ func BuildVectors(s *Slate) {
 			}
 		}
 		if p != nil {
-			v[fProdPopularity] = float32(p.Popularity.At(s.Now, feature.Ms(o.PopularityHalfLife)))
+			pop := p.Popularity.At(s.Now, feature.Ms(o.PopularityHalfLife))
+			trend := p.Trend.At(s.Now, feature.Ms(o.TrendingHalfLife))
+			v[fProdPopularity] = float32(pop)
 			v[fProdConversion] = float32(feature.Ratio(p.Purchases, p.Views))
-			v[fProdTrend] = float32(p.Trend.At(s.Now, feature.Ms(o.TrendingHalfLife)))
+			v[fProdTrend] = float32(trend)
+			// Scale-free versions: traffic grows and shrinks over a log, so
+			// absolute popularity drifts between the training queries'
+			// times and serving's.
+			if s.MaxPop > 0 {
+				v[fProdPopRel] = float32(pop / s.MaxPop)
+			}
+			if pop > 0 {
+				v[fProdTrendRatio] = float32(trend / pop)
+			}
 			v[fProdCartRate] = float32(feature.Ratio(p.Carts, p.Views))
 			v[fProdPurchases] = float32(p.Purchases)
 			v[fProdConvSmoothed] = float32(SmoothedConversion(p.Purchases, p.Views))

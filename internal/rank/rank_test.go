@@ -129,7 +129,7 @@ func TestBuildVectorsValues(t *testing.T) {
 	pb := &feature.Product{ID: "b", Category: "shoes", Price: 100, Updated: now}
 	pc := &feature.Product{ID: "c", Category: "socks", Price: 0}
 	s := &Slate{User: user, TopCats: []feature.CatAffinity{{Category: "shoes", Affinity: 2}, {Category: "hats", Affinity: 1}},
-		Now: now, Items: []candidate.Candidate{item("a"), item("b", 0.7), item("c")}, Products: []*feature.Product{pa, pb, pc}, Opt: o}
+		Now: now, Items: []candidate.Candidate{item("a"), item("b", 0.7), item("c")}, Products: []*feature.Product{pa, pb, pc}, Opt: o, MaxPop: 8}
 	BuildVectors(s)
 	nan := math.NaN()
 	want := []map[string]float64{
@@ -140,12 +140,14 @@ func TestBuildVectorsValues(t *testing.T) {
 			"seen_before": 1, "bought_before": 0, "src_co_visitation": 0,
 			"user_item_views": 2, "user_item_carts": 1, "user_item_purchases": 0, "user_item_days": 3,
 			"product_purchases": 2, "product_conversion_smoothed": 4.0 / 30, "product_purchase_per_cart": 3.0 / 7,
+			"product_popularity_rel": 0.5, "product_trend_ratio": 0.25,
 		},
 		{
 			"product_price": 100, "recency_days": 0, "category_affinity": 1, "price_fit": 1, "seen_before": 1, "bought_before": 1,
 			"product_conversion_rate": 0, "product_popularity_score": 0, "src_co_visitation": 0.7,
 			"user_item_views": 0, "user_item_carts": 0, "user_item_purchases": 1, "user_item_days": 1,
 			"product_purchases": 0, "product_conversion_smoothed": 0.1, "product_purchase_per_cart": 0.5,
+			"product_popularity_rel": 0, "product_trend_ratio": nan,
 		},
 		{
 			"product_price": 0, "recency_days": nan, "category_affinity": 0, "price_fit": nan, "seen_before": 0, "bought_before": 0,

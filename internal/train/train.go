@@ -32,6 +32,16 @@ type Options struct {
 	// events; the table is a candidate source in serving and in the
 	// replayed training queries. Nil disables it.
 	Similar *candidate.SimilarOptions
+	// HistorySpan, when > 0 with Similar on a time-ordered log (not
+	// History.LeaveOneOut), builds history queries only in the last
+	// HistorySpan of the log, their similar-items source reading tables
+	// rebuilt every SimilarEvery (0 means HistorySpan) from the events
+	// before each rebuild (ReplaySimilar): as serving's table would have
+	// been, so no query's similar scores have seen its own purchases. 0
+	// keeps every query and one table from every event (Online Retail
+	// "novel" validation NDCG@10 0.107 instead of 0.114 with 90 days,
+	// EVALUATION.md).
+	HistorySpan, SimilarEvery time.Duration
 	// RepeatPurchase mirrors serving's recommend.repeat_purchase.
 	RepeatPurchase bool
 	Features       feature.Options
@@ -168,9 +178,18 @@ func queries(ctx context.Context, o Options) ([]Query, string, candidate.Similar
 		h := o.History
 		h.RepeatPurchase = o.RepeatPurchase
 		if table != nil {
+			var end int64
+			for i := range evs {
+				end = max(end, evs[i].Time+1)
+			}
+			src, from, err := ReplaySimilar(ctx, evs, *o.Similar, h, o.HistorySpan, o.SimilarEvery, end, table)
+			if err != nil {
+				return nil, "", nil, fmt.Errorf("train: similar items of the history queries: %w", err)
+			}
+			h.From = max(h.From, from)
 			repeat := o.RepeatPurchase
 			h.Sources = func(st *memstore.Store) []candidate.Source {
-				return append(recommend.DefaultSources(st, repeat), candidate.Similar{Table: table})
+				return append(recommend.DefaultSources(st, repeat), src)
 			}
 		}
 		queries, err = FromHistory(ctx, evs, h)

@@ -171,8 +171,22 @@ type HistoryOptions struct {
 	// state, which is how serving sees a user. Without it, events are
 	// replayed in time order.
 	LeaveOneOut bool
-	Seed        uint64
-	Progress    func(done, total int)
+	// Snapshot, when > 0, builds queries the way an offline evaluation
+	// asks them instead of at baskets: at snapshot times Snapshot apart
+	// (the last one Horizon before the log's last event, so every label
+	// window is complete), each user with earlier events and with
+	// positive events in [cut, cut+Horizon) makes one query against the
+	// state at the cut, every item of those events labelled 1 ("what will
+	// the user buy in the next month"). Ignored with LeaveOneOut.
+	Snapshot time.Duration
+	// Horizon is the label window of a snapshot query; 0 means Snapshot.
+	Horizon time.Duration
+	// From, when not 0, is the Unix ms before which no query is built
+	// (earlier events only build the state). With SimilarAsOf as a source,
+	// it is the first table's cut.
+	From     int64
+	Seed     uint64
+	Progress func(done, total int)
 }
 
 // FromHistory builds ranking queries from behaviour events. By default it
@@ -210,6 +224,9 @@ func FromHistory(ctx context.Context, events []event.Event, o HistoryOptions) ([
 	if o.LeaveOneOut {
 		return leaveOneOut(ctx, st, sources, evs, &now, o, rng)
 	}
+	if o.Snapshot > 0 {
+		return snapshots(ctx, st, sources, evs, &now, o, rng)
+	}
 	// Count the baskets to sample them uniformly.
 	type basket struct {
 		user string
@@ -217,7 +234,7 @@ func FromHistory(ctx context.Context, events []event.Event, o HistoryOptions) ([
 	}
 	baskets := map[basket]bool{}
 	for i := range evs {
-		if slices.Contains(o.Positives, evs[i].Type) {
+		if slices.Contains(o.Positives, evs[i].Type) && evs[i].Time >= o.From {
 			baskets[basket{evs[i].UserID, evs[i].Time}] = true
 		}
 	}
@@ -266,6 +283,9 @@ func FromHistory(ctx context.Context, events []event.Event, o HistoryOptions) ([
 			}
 		}
 		for _, u := range users {
+			if now < o.From {
+				break
+			}
 			if rng.Float64() < keep {
 				if q, ok := queryAt(ctx, st, sources, u, session[u], chosen[u], now, o, rng); ok {
 					out = append(out, q)
@@ -368,6 +388,103 @@ func leaveOneOut(ctx context.Context, st *memstore.Store, sources []candidate.So
 		}
 		if q, ok := queryAt(ctx, st, sources, e.UserID, e.SessionID, []string{e.ProductID}, *now, o, rng); ok {
 			out = append(out, q)
+		}
+	}
+	return out, ctx.Err()
+}
+
+// snapshots builds FromHistory's queries at snapshot times (see
+// HistoryOptions.Snapshot).
+func snapshots(ctx context.Context, st *memstore.Store, sources []candidate.Source, evs []event.Event, now *int64, o HistoryOptions, rng *rand.Rand) ([]Query, error) {
+	if len(evs) == 0 {
+		return nil, nil
+	}
+	step, horizon := o.Snapshot.Milliseconds(), o.Horizon.Milliseconds()
+	if horizon <= 0 {
+		horizon = step
+	}
+	first, last := evs[0].Time, evs[len(evs)-1].Time
+	var cuts []int64
+	for c := last - horizon; c > first && c >= o.From; c -= step {
+		cuts = append(cuts, c)
+	}
+	slices.Reverse(cuts)
+	type pos struct {
+		t  int64
+		id string
+	}
+	positives := map[string][]pos{} // per user, in time order
+	firstSeen := map[string]int64{}
+	for i := range evs {
+		e := &evs[i]
+		if _, ok := firstSeen[e.UserID]; !ok {
+			firstSeen[e.UserID] = e.Time
+		}
+		if slices.Contains(o.Positives, e.Type) {
+			positives[e.UserID] = append(positives[e.UserID], pos{e.Time, e.ProductID})
+		}
+	}
+	// The users of each cut: earlier events, and positives in its window.
+	type cutUsers struct {
+		cut   int64
+		users []string
+	}
+	var plan []cutUsers
+	total := 0
+	for _, c := range cuts {
+		var us []string
+		for u, ps := range positives {
+			if firstSeen[u] >= c {
+				continue
+			}
+			k, _ := slices.BinarySearchFunc(ps, c, func(p pos, t int64) int { return cmp.Compare(p.t, t) })
+			if k < len(ps) && ps[k].t < c+horizon {
+				us = append(us, u)
+			}
+		}
+		slices.Sort(us)
+		plan = append(plan, cutUsers{c, us})
+		total += len(us)
+	}
+	keep := 1.0
+	if total > o.MaxQueries {
+		keep = float64(o.MaxQueries) / float64(total)
+	}
+	var out []Query
+	var rec event.Record
+	i := 0
+	for _, p := range plan {
+		for ; i < len(evs) && evs[i].Time < p.cut; i++ {
+			if i%4096 == 0 {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+				if o.Progress != nil {
+					o.Progress(i, len(evs))
+				}
+			}
+			*now = evs[i].Time
+			rec.Kind = event.KindEvent
+			rec.Event = evs[i]
+			st.Apply(&rec)
+		}
+		*now = p.cut
+		st.RefreshIndex()
+		for _, u := range p.users {
+			if rng.Float64() >= keep {
+				continue
+			}
+			ps := positives[u]
+			k, _ := slices.BinarySearchFunc(ps, p.cut, func(x pos, t int64) int { return cmp.Compare(x.t, t) })
+			var chosen []string
+			for ; k < len(ps) && ps[k].t < p.cut+horizon; k++ {
+				if !slices.Contains(chosen, ps[k].id) {
+					chosen = append(chosen, ps[k].id)
+				}
+			}
+			if q, ok := queryAt(ctx, st, sources, u, "", chosen, p.cut, o, rng); ok {
+				out = append(out, q)
+			}
 		}
 	}
 	return out, ctx.Err()
